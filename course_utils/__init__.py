@@ -1,0 +1,46 @@
+"""Shared utilities for the CNN course: one import for lectures, assignments and grading.
+
+Every notebook starts with::
+
+    import course_utils as cu
+    device = cu.setup(seed=0)
+
+Submodules load lazily (``cu.viz``, ``cu.reference``, ...), so importing the package is cheap and
+a grading kernel that only touches ``cu.grading`` never imports matplotlib or ipywidgets.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+SUBMODULES = (
+    "arithmetic",
+    "checks",
+    "data",
+    "device",
+    "grading",
+    "reference",
+    "viz",
+    "widgets",
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import arithmetic, checks, data, device, grading, reference, viz, widgets  # noqa: F401
+    from .device import setup  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "setup":
+        from .device import setup
+
+        return setup
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *SUBMODULES, "setup"])
