@@ -156,7 +156,7 @@ def conv_parameter_count(
         raise ValueError(
             f"groups ({groups}) must divide in_channels ({in_channels}) and out_channels ({out_channels})"
         )
-    sizes = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
+    sizes = tuple(kernel_size) if isinstance(kernel_size, Sequence) else (kernel_size,)
     kernel_volume = math.prod(check_int("kernel_size", k, 1) for k in sizes)
     return out_channels * (in_channels // groups) * kernel_volume + (out_channels if bias else 0)
 
@@ -170,5 +170,5 @@ def conv_multiplications(
 ) -> int:
     """Return the multiplications of one convolution: ``C_out*(C_in/g)*prod(k)*prod(out)`` per image."""
     weights = conv_parameter_count(in_channels, out_channels, kernel_size, bias=False, groups=groups)
-    sizes = (output_size,) if isinstance(output_size, int) else tuple(output_size)
+    sizes = tuple(output_size) if isinstance(output_size, Sequence) else (output_size,)
     return weights * math.prod(check_int("output_size", o, 1) for o in sizes)

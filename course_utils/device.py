@@ -49,6 +49,13 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
             f"device: {choice!r} was requested (argument or {DEVICE_ENV_VAR}) but torch sees no "
             "CUDA GPU; unset it or use 'cpu'"
         )
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise RuntimeError(
+                f"device: {choice!r} was requested but torch sees only {count} CUDA GPU(s) "
+                f"(cuda:0 to cuda:{count - 1})"
+            )
     if device.type == "mps" and not _mps_available():
         raise RuntimeError(f"device: {choice!r} was requested but MPS is not available here")
     return device
@@ -65,8 +72,8 @@ def float64_device(device: torch.device | None = None) -> torch.device:
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, numpy and torch (all GPUs too) and make cuDNN deterministic."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed: expected an int in [0, 2**64), got {seed!r}")
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))

@@ -148,21 +148,26 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     return _conv_transpose(2, x, w, b, stride, padding, output_padding, groups, dilation)
 
 
-def _pool_arguments(x, kernel_size, stride, padding):
+def _pool_arguments(x, kernel_size, stride, padding, dilation=(1, 1)):
     x = check_array("x", x, (3, 4))
     kernel = check_ints("kernel_size", kernel_size, 2, 1)
     stride = kernel if stride is None else check_ints("stride", stride, 2, 1)
     padding = check_ints("padding", padding, 2, 0)
-    for k, p, n in zip(kernel, padding, x.shape[-2:], strict=True):
+    for k, p, n, d in zip(kernel, padding, x.shape[-2:], dilation, strict=True):
         if 2 * p > k:
             raise ValueError(f"padding ({p}) must be at most half the pooling window ({k})")
-        if k > n + 2 * p:
-            raise ValueError(f"pooling window {k} is larger than the padded input ({n} + 2*{p})")
+        span = d * (k - 1) + 1  # the window's extent once dilated
+        if span > n + 2 * p:
+            raise ValueError(
+                f"pooling window {k} (span {span} with dilation {d}) is larger than the padded "
+                f"input ({n} + 2*{p})"
+            )
     return x, kernel, stride, padding
 
 
 def _pool(pool_fn: Callable, dout, x, kernel_size, stride, padding, **options):
-    x, kernel, stride, padding = _pool_arguments(x, kernel_size, stride, padding)
+    dilation = options.get("dilation", (1, 1))
+    x, kernel, stride, padding = _pool_arguments(x, kernel_size, stride, padding, dilation)
     xt = _tensor(x, requires_grad=dout is not None)
     out = pool_fn(xt, kernel, stride, padding, **options)
     if dout is None:

@@ -1,0 +1,126 @@
+"""Notebook files: read, clean (no outputs, no volatile metadata), execute headless, export slides."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOK_METADATA_KEPT = ("kernelspec", "language_info", "nbgrader", "celltoolbar")
+CELL_METADATA_KEPT = ("nbgrader", "slideshow", "tags", "deletable", "editable")
+LANGUAGE_INFO_KEPT = ("name",)
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Read an ``.ipynb`` file as nbformat 4; raise ``ValueError`` naming the file if it is not valid."""
+    path = Path(path)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # nbformat raises several types for broken JSON or schema
+        raise ValueError(f"{path} is not a valid notebook: {type(exc).__name__}: {exc}") from exc
+    return notebook
+
+
+def volatile_parts(notebook: nbformat.NotebookNode) -> list[str]:
+    """Return a description of every output, execution count or volatile metadata key in ``notebook``."""
+    found = []
+    for key in notebook.metadata:
+        if key not in NOTEBOOK_METADATA_KEPT:
+            found.append(f"notebook metadata {key!r}")
+    for key in notebook.metadata.get("language_info", {}):
+        if key not in LANGUAGE_INFO_KEPT:
+            found.append(f"language_info {key!r}")
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            if cell.get("outputs"):
+                found.append(f"cell {index}: outputs")
+            if cell.get("execution_count") is not None:
+                found.append(f"cell {index}: execution_count")
+        for key in cell.metadata:
+            if key not in CELL_METADATA_KEPT:
+                found.append(f"cell {index}: metadata {key!r}")
+    return found
+
+
+def clean_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` without outputs, execution counts or volatile metadata."""
+    notebook = copy.deepcopy(notebook)
+    notebook.metadata = nbformat.from_dict(
+        {k: v for k, v in notebook.metadata.items() if k in NOTEBOOK_METADATA_KEPT}
+    )
+    if "language_info" in notebook.metadata:
+        info = notebook.metadata.language_info
+        notebook.metadata.language_info = {k: v for k, v in info.items() if k in LANGUAGE_INFO_KEPT}
+    for cell in notebook.cells:
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEPT}
+        )
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return notebook
+
+
+def execute_notebook(
+    path: str | Path,
+    output_path: str | Path | None = None,
+    timeout: int = 600,
+    kernel_name: str = "python3",
+) -> tuple[nbformat.NotebookNode, float]:
+    """Run every cell of ``path`` headless in its own folder; return the executed notebook and seconds.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell when a cell fails.
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    notebook = read_notebook(path)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    if output_path is not None:
+        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, output_path)
+    return notebook, seconds
+
+
+def stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
+    """Return the text of every stderr stream output of an executed notebook."""
+    return [
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stderr"
+    ]
+
+
+def export_slides(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
+    """Write ``notebook`` as a reveal.js slide deck (HTML) and return its path."""
+    from nbconvert import SlidesExporter
+
+    body, _ = SlidesExporter().from_notebook_node(notebook)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    output_path.write_text(body, encoding="utf-8")
+    return output_path
+
+
+def export_html(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
+    """Write ``notebook`` as a standalone HTML page and return its path."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    output_path.write_text(body, encoding="utf-8")
+    return output_path
