@@ -79,7 +79,7 @@ def available_images() -> list[str]:
     return names
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_image(name: str) -> np.ndarray:
     """Read a sample image once as float64 in [0, 1] (a read-only cached array)."""
     path = _image_path(name)
@@ -110,7 +110,9 @@ def _target_size(size: object, shape: tuple[int, ...]) -> tuple[int, int]:
     raise TypeError(f"size must be None, an int or a pair (height, width), got {size!r}")
 
 
-def load_image(name: str = "camera", size: int | tuple[int, int] | None = None, *, as_gray: bool = False) -> np.ndarray:
+def load_image(
+    name: str = "camera", size: int | tuple[int, int] | None = None, *, as_gray: bool = False
+) -> np.ndarray:
     """Return a sample image as float64 in [0, 1]: (H, W) grayscale or (H, W, 3) RGB.
 
     ``size`` resizes with anti-aliasing: an int sets the shorter side and keeps the aspect ratio
