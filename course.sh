@@ -5,7 +5,7 @@
 #   ./course.sh test      the whole test suite (what CI runs)
 #   ./course.sh <cmd>     any other `course` command, e.g. ./course.sh autograde assignment1 subs/
 #
-# Needs only Python 3.10+ (3.11 recommended). The environment lives in .venv/ and is
+# Needs only Python 3.11 or newer. The environment lives in .venv/ and is
 # reinstalled when pyproject.toml changes. Set PYTHON to choose the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -50,11 +50,18 @@ def execute_lectures(
                 export_slides(notebook, out_dir / f"{path.stem}.slides.html"),
             ]
             warnings = stderr_outputs(notebook)
-            result = LectureResult(path.stem, not warnings, time.perf_counter() - start, outputs,
-                                   "wrote to stderr: " + warnings[0][:300] if warnings else "")
+            result = LectureResult(
+                path.stem,
+                not warnings,
+                time.perf_counter() - start,
+                outputs,
+                "wrote to stderr: " + warnings[0][:300] if warnings else "",
+            )
         except Exception as exc:  # a broken lecture is reported, the others still build
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            result = LectureResult(path.stem, False, time.perf_counter() - start, error=message[-2000:])
+            result = LectureResult(
+                path.stem, False, time.perf_counter() - start, error=message[-2000:]
+            )
         status = "ok" if result.ok else f"FAILED: {result.error}"
         progress(f"lecture {path.stem}: {status} ({result.seconds:.1f} s)")
         results.append(result)
@@ -68,16 +75,34 @@ def write_report(
     seconds: float,
 ) -> Path:
     """Write _build/REPORT.md summarising the build and return its path."""
-    lines = ["# Course build report", "", f"Built in {seconds:.0f} s.", "", "## Assignments", "",
-             "| assignment | solution | release | status |", "|---|---|---|---|"]
+    lines = [
+        "# Course build report",
+        "",
+        f"Built in {seconds:.0f} s.",
+        "",
+        "## Assignments",
+        "",
+        "| assignment | solution | release | status |",
+        "|---|---|---|---|",
+    ]
     for item in checks:
         status = "ok" if item.ok else "; ".join(item.problems)
-        lines.append(f"| {item.assignment} | {item.solution.score:g}/{item.solution.max_score:g} "
-                     f"| {item.release.score:g}/{item.release.max_score:g} | {status} |")
-    lines += ["", "## Lectures", "", "| lecture | seconds | status | outputs |", "|---|---|---|---|"]
+        lines.append(
+            f"| {item.assignment} | {item.solution.score:g}/{item.solution.max_score:g} "
+            f"| {item.release.score:g}/{item.release.max_score:g} | {status} |"
+        )
+    lines += [
+        "",
+        "## Lectures",
+        "",
+        "| lecture | seconds | status | outputs |",
+        "|---|---|---|---|",
+    ]
     for lecture in lectures:
         outputs = ", ".join(str(p.relative_to(root)) for p in lecture.outputs)
-        lines.append(f"| {lecture.name} | {lecture.seconds:.1f} | {'ok' if lecture.ok else lecture.error} | {outputs} |")
+        lines.append(
+            f"| {lecture.name} | {lecture.seconds:.1f} | {'ok' if lecture.ok else lecture.error} | {outputs} |"
+        )
     report = root / BUILD_DIR / "REPORT.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -92,7 +117,9 @@ def build(root: Path, jobs: int = 1, progress: pipeline.Progress = print) -> boo
     progress("== checking: every solution must score full marks, every release zero")
     checks = pipeline.check(root, jobs=jobs, progress=progress)
     for item in checks:
-        progress(f"{item.assignment}: {'ok' if item.ok else 'PROBLEM: ' + '; '.join(item.problems)}")
+        progress(
+            f"{item.assignment}: {'ok' if item.ok else 'PROBLEM: ' + '; '.join(item.problems)}"
+        )
     progress("== executing lectures")
     lectures = execute_lectures(root, progress=progress)
     report = write_report(root, checks, lectures, time.perf_counter() - start)

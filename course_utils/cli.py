@@ -40,9 +40,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     results = pipeline.check(_root(args), args.assignments, jobs=args.jobs)
     print()
     for item in results:
-        print(f"{item.assignment}: solution {item.solution.score:g}/{item.solution.max_score:g}, "
-              f"release {item.release.score:g}/{item.release.max_score:g}: "
-              f"{'OK' if item.ok else 'PROBLEM'}")
+        print(
+            f"{item.assignment}: solution {item.solution.score:g}/{item.solution.max_score:g}, "
+            f"release {item.release.score:g}/{item.release.max_score:g}: "
+            f"{'OK' if item.ok else 'PROBLEM'}"
+        )
         for problem in item.problems:
             print(f"  - {problem}")
         if not item.ok:
@@ -55,17 +57,32 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
     for failure in failures:
         print(f"  {failure.student}: FAILED: {failure.reason}")
-    results = pipeline.autograde(root, args.assignment, students, jobs=args.jobs,
-                                 timeout=args.timeout, cell_timeout=args.cell_timeout)
+    results = pipeline.autograde(
+        root,
+        args.assignment,
+        students,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+    )
     results += failures
-    csv_path = pipeline.export_grades(root, args.csv or root / "grades" / f"{args.assignment}.csv",
-                                      [r for r in results if r.assignment == args.assignment])
+    csv_path = pipeline.export_grades(
+        root,
+        args.csv or root / "grades" / f"{args.assignment}.csv",
+        [r for r in results if r.assignment == args.assignment],
+    )
     failed = [r for r in results if not r.ok]
-    print(f"\ngraded {len(results) - len(failed)} of {len(results)} submission(s); grades in {csv_path}")
+    print(
+        f"\ngraded {len(results) - len(failed)} of {len(results)} submission(s); grades in {csv_path}"
+    )
     for result in failed:
-        print(f"  {result.student}: {result.reason}" + (f" (log: {result.log})" if result.log else ""))
+        print(
+            f"  {result.student}: {result.reason}" + (f" (log: {result.log})" if result.log else "")
+        )
     if args.feedback:
-        files = pipeline.generate_feedback(root, args.assignment, [r.student for r in results if r.ok])
+        files = pipeline.generate_feedback(
+            root, args.assignment, [r.student for r in results if r.ok]
+        )
         print(f"feedback: {len(files)} file(s) in {root / pipeline.FEEDBACK_DIR}")
     return 0 if not failed else 2
 
@@ -107,32 +124,60 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``course`` command."""
-    parser = argparse.ArgumentParser(prog="course", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="course", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", help="the course folder (default: found from the current folder)")
-    parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://... (default: SQLite "
-                        "gradebook.db in the course folder; also $COURSE_DB_URL)")
+    parser.add_argument(
+        "--db-url",
+        help="gradebook URL, e.g. postgresql://... (default: SQLite "
+        "gradebook.db in the course folder; also $COURSE_DB_URL)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     jobs_default = min(2, os.cpu_count() or 1)
 
-    p = commands.add_parser("release", help="generate student notebooks (assignments/) from solutions/")
+    p = commands.add_parser(
+        "release", help="generate student notebooks (assignments/) from solutions/"
+    )
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     p.set_defaults(func=cmd_release)
 
-    p = commands.add_parser("check", help="solutions must score full marks and releases zero (exit 1 if not)")
+    p = commands.add_parser(
+        "check", help="solutions must score full marks and releases zero (exit 1 if not)"
+    )
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
-    p.add_argument("--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})")
+    p.add_argument(
+        "--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})"
+    )
     p.set_defaults(func=cmd_check)
 
-    p = commands.add_parser("autograde", help="grade a folder of submissions and export the grades to CSV")
+    p = commands.add_parser(
+        "autograde", help="grade a folder of submissions and export the grades to CSV"
+    )
     p.add_argument("assignment", help="assignment name, e.g. assignment1")
-    p.add_argument("submissions", help="folder with one sub-folder or one .zip per student "
-                   "(or a single .zip holding a folder per student)")
-    p.add_argument("--jobs", type=int, default=jobs_default, help=f"students graded at once (default {jobs_default})")
-    p.add_argument("--cell-timeout", type=int, default=None,
-                   help="seconds a cell may run (default: nbgrader_config.py, 60)")
-    p.add_argument("--timeout", type=float, default=pipeline.DEFAULT_STUDENT_TIMEOUT,
-                   help="seconds one student's grading may take in all (default 1800)")
+    p.add_argument(
+        "submissions",
+        help="folder with one sub-folder or one .zip per student "
+        "(or a single .zip holding a folder per student)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=jobs_default,
+        help=f"students graded at once (default {jobs_default})",
+    )
+    p.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=None,
+        help="seconds a cell may run (default: nbgrader_config.py, 60)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=pipeline.DEFAULT_STUDENT_TIMEOUT,
+        help="seconds one student's grading may take in all (default 1800)",
+    )
     p.add_argument("--csv", help="where to write grades (default grades/<assignment>.csv)")
     p.add_argument("--feedback", action="store_true", help="also generate feedback")
     p.set_defaults(func=cmd_autograde)
@@ -141,7 +186,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="CSV path (default grades/grades.csv)")
     p.set_defaults(func=cmd_export)
 
-    p = commands.add_parser("feedback", help="HTML feedback for autograded submissions, hidden tests removed")
+    p = commands.add_parser(
+        "feedback", help="HTML feedback for autograded submissions, hidden tests removed"
+    )
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.set_defaults(func=cmd_feedback)
@@ -149,12 +196,18 @@ def make_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("env", help="versions and the device torch will use (GPU or CPU)")
     p.set_defaults(func=cmd_env)
 
-    p = commands.add_parser("lectures", help="execute lectures into _build/lectures (notebook, HTML, slides)")
+    p = commands.add_parser(
+        "lectures", help="execute lectures into _build/lectures (notebook, HTML, slides)"
+    )
     p.add_argument("lectures", nargs="*", help="lecture file names without .ipynb (default: all)")
     p.set_defaults(func=cmd_lectures)
 
-    p = commands.add_parser("build", help="the main job: release, check, execute every lecture, report")
-    p.add_argument("--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})")
+    p = commands.add_parser(
+        "build", help="the main job: release, check, execute every lecture, report"
+    )
+    p.add_argument(
+        "--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})"
+    )
     p.set_defaults(func=cmd_build)
     return parser
 

@@ -135,7 +135,9 @@ def run_nbgrader(
     )
 
 
-def release(root: Path, names: Iterable[str] | None = None, progress: Progress = print) -> list[Path]:
+def release(
+    root: Path, names: Iterable[str] | None = None, progress: Progress = print
+) -> list[Path]:
     """Generate the student version of each assignment into assignments/; return the notebooks."""
     written = []
     for name in resolve_assignments(root, names):
@@ -147,14 +149,18 @@ def release(root: Path, names: Iterable[str] | None = None, progress: Progress =
         for notebook in notebooks:
             _normalise_release(notebook)
         written.extend(notebooks)
-        progress(f"released {name}: {len(notebooks)} notebook(s) in {time.perf_counter() - start:.1f} s")
+        progress(
+            f"released {name}: {len(notebooks)} notebook(s) in {time.perf_counter() - start:.1f} s"
+        )
     return written
 
 
 def _normalise_release(path: Path) -> None:
     """Rewrite a released notebook with stable formatting so regenerating it gives the same bytes."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 def _tail(text: str, lines: int = 25) -> str:
@@ -180,7 +186,11 @@ def _submission_sources(folder: Path) -> dict[str, Path | zipfile.Path]:
         elif entry.suffix == ".zip":
             archive = zipfile.Path(zipfile.ZipFile(entry))
             tops = [p for p in archive.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            if len(tops) > 1 and all(p.is_dir() for p in tops) and len(list(folder.glob("*.zip"))) == 1:
+            if (
+                len(tops) > 1
+                and all(p.is_dir() for p in tops)
+                and len(list(folder.glob("*.zip"))) == 1
+            ):
                 for top in tops:  # one archive for the whole class: a folder per student
                     sources[sanitize_student_id(top.name)] = top
             else:
@@ -227,8 +237,14 @@ def collect_submissions(
             elif len(expected) == 1 and len(notebooks) == 1:
                 chosen[name] = notebooks[0]
         if not chosen:
-            failures.append(GradeResult(student, assignment, "failed",
-                                        reason=f"no notebook named {', '.join(expected)} in the submission"))
+            failures.append(
+                GradeResult(
+                    student,
+                    assignment,
+                    "failed",
+                    reason=f"no notebook named {', '.join(expected)} in the submission",
+                )
+            )
             continue
         target = root / SUBMITTED_DIR / student / assignment
         if target.exists():
@@ -283,7 +299,9 @@ def _db_url(root: Path) -> str:
     return os.environ.get("COURSE_DB_URL") or f"sqlite:///{root / 'gradebook.db'}"
 
 
-def _grade_one(root: Path, assignment: str, student: str, timeout: float, cell_timeout: int | None) -> GradeResult:
+def _grade_one(
+    root: Path, assignment: str, student: str, timeout: float, cell_timeout: int | None
+) -> GradeResult:
     log_path = root / LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     args = ["autograde", assignment, "--student", student, "--force"]
@@ -311,7 +329,9 @@ def _grade_one(root: Path, assignment: str, student: str, timeout: float, cell_t
         result.score, result.max_score, manual = read_scores(root, assignment, student)
         if manual:
             result.reason = "manually graded answers still to grade"
-        timed_out = output.count("Timeout waiting for execute reply") + output.count("CellTimeoutError")
+        timed_out = output.count("Timeout waiting for execute reply") + output.count(
+            "CellTimeoutError"
+        )
         if timed_out:
             notes = ["a cell ran past the time limit and was interrupted", result.reason]
             result.reason = "; ".join(note for note in notes if note)
@@ -323,7 +343,10 @@ def _failure_reason(output: str) -> str:
         ("DeadKernelError", "the notebook's kernel died (crash, os._exit or out of memory)"),
         ("Kernel died", "the notebook's kernel died (crash, os._exit or out of memory)"),
         ("CellTimeoutError", "a cell ran past the time limit and could not be interrupted"),
-        ("Timeout waiting for execute reply", "a cell ran past the time limit and could not be interrupted"),
+        (
+            "Timeout waiting for execute reply",
+            "a cell ran past the time limit and could not be interrupted",
+        ),
         ("NotJSONError", "the notebook is not valid JSON"),
         ("No notebooks found", "no notebook of this assignment was submitted"),
     ]
@@ -350,7 +373,9 @@ def autograde(
     """
     resolve_assignments(root, [assignment])
     if students is None:
-        students = sorted(p.parent.name for p in (root / SUBMITTED_DIR).glob(f"*/{assignment}") if p.is_dir())
+        students = sorted(
+            p.parent.name for p in (root / SUBMITTED_DIR).glob(f"*/{assignment}") if p.is_dir()
+        )
     students = list(students)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -361,10 +386,14 @@ def autograde(
         finished.append(result)
         elapsed = time.perf_counter() - started
         remaining = elapsed / len(finished) * (total - len(finished)) / max(jobs, 1)
-        outcome = (f"{result.score:g}/{result.max_score:g}" if result.ok else f"FAILED: {result.reason}")
+        outcome = (
+            f"{result.score:g}/{result.max_score:g}" if result.ok else f"FAILED: {result.reason}"
+        )
         note = f" ({result.reason})" if result.ok and result.reason else ""
-        progress(f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
-                 f"; about {remaining:.0f} s left")
+        progress(
+            f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
+            f"; about {remaining:.0f} s left"
+        )
         return result
 
     if jobs == 1:
@@ -407,16 +436,22 @@ def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] =
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, ["student", "assignment", "score", "max_score", "percent", "status", "reason"])
+        writer = csv.DictWriter(
+            handle, ["student", "assignment", "score", "max_score", "percent", "status", "reason"]
+        )
         writer.writeheader()
         for key in sorted(rows):
             row = rows[key]
-            row["percent"] = round(100 * row["score"] / row["max_score"], 1) if row["max_score"] else ""
+            row["percent"] = (
+                round(100 * row["score"] / row["max_score"], 1) if row["max_score"] else ""
+            )
             writer.writerow(row)
     return path
 
 
-def generate_feedback(root: Path, assignment: str, students: Iterable[str] | None = None) -> list[Path]:
+def generate_feedback(
+    root: Path, assignment: str, students: Iterable[str] | None = None
+) -> list[Path]:
     """Write HTML feedback (hidden tests removed) to feedback/<student>/<assignment>/; return the files."""
     resolve_assignments(root, [assignment])
     students = list(students or [])
@@ -424,7 +459,9 @@ def generate_feedback(root: Path, assignment: str, students: Iterable[str] | Non
     for extra in runs:
         done = run_nbgrader(root, ["generate_feedback", assignment, "--force", *extra])
         if done.returncode != 0:
-            raise CourseError(f"generating feedback for {assignment} failed:\n{_tail(done.stdout + done.stderr)}")
+            raise CourseError(
+                f"generating feedback for {assignment} failed:\n{_tail(done.stdout + done.stderr)}"
+            )
     files = sorted((root / FEEDBACK_DIR).glob(f"*/{assignment}/*.html"))
     if students:
         files = [f for f in files if f.parent.parent.name in students]
@@ -452,10 +489,21 @@ def check(
             for name in names:
                 shutil.copytree(root / SOURCE_DIR / name, work / SOURCE_DIR / name)
                 release(work, [name], progress=progress)
-                for student, origin in ((SOLUTION_STUDENT, SOURCE_DIR), (RELEASE_STUDENT, RELEASE_DIR)):
+                for student, origin in (
+                    (SOLUTION_STUDENT, SOURCE_DIR),
+                    (RELEASE_STUDENT, RELEASE_DIR),
+                ):
                     shutil.copytree(work / origin / name, work / SUBMITTED_DIR / student / name)
-                graded = {r.student: r for r in autograde(work, name, [SOLUTION_STUDENT, RELEASE_STUDENT],
-                                                          jobs=jobs, progress=progress)}
+                graded = {
+                    r.student: r
+                    for r in autograde(
+                        work,
+                        name,
+                        [SOLUTION_STUDENT, RELEASE_STUDENT],
+                        jobs=jobs,
+                        progress=progress,
+                    )
+                }
                 for result in graded.values():  # keep the logs once the scratch course is gone
                     kept = root / LOG_DIR / "check" / Path(result.log).name
                     kept.parent.mkdir(parents=True, exist_ok=True)
@@ -468,15 +516,21 @@ def check(
                 elif solution.max_score <= 0:
                     outcome.problems.append("the assignment has no autograded points")
                 elif solution.score != solution.max_score:
-                    outcome.problems.append(f"the solution scores {solution.score:g}/{solution.max_score:g}, not full marks")
+                    outcome.problems.append(
+                        f"the solution scores {solution.score:g}/{solution.max_score:g}, not full marks"
+                    )
                 if not released.ok:
                     outcome.problems.append(f"the release could not be graded: {released.reason}")
                 elif released.score != 0:
-                    outcome.problems.append(f"the untouched release scores {released.score:g}, not 0")
+                    outcome.problems.append(
+                        f"the untouched release scores {released.score:g}, not 0"
+                    )
                 stale = release_differences(work / RELEASE_DIR / name, root / RELEASE_DIR / name)
                 if stale:
-                    outcome.problems.append("assignments/ is out of date with solutions/ "
-                                            f"({'; '.join(stale)}): run `course release {name}`")
+                    outcome.problems.append(
+                        "assignments/ is out of date with solutions/ "
+                        f"({'; '.join(stale)}): run `course release {name}`"
+                    )
                 results.append(outcome)
         finally:
             if env_backup is not None:
@@ -491,7 +545,9 @@ def release_differences(fresh: Path, committed: Path) -> list[str]:
     fresh_files = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
     committed_files = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()}
     problems = [f"{name} missing" for name in sorted(fresh_files - committed_files)]
-    problems += [f"{name} not in the fresh release" for name in sorted(committed_files - fresh_files)]
+    problems += [
+        f"{name} not in the fresh release" for name in sorted(committed_files - fresh_files)
+    ]
     for name in sorted(fresh_files & committed_files):
         if (fresh / name).read_bytes() != (committed / name).read_bytes():
             problems.append(f"{name} differs")

@@ -15,10 +15,23 @@ from course_utils import pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("toy-course")]
 
-SOLUTION_META = {"grade": False, "grade_id": "add", "locked": False, "schema_version": 3,
-                 "solution": True, "task": False}
-TEST_META = {"grade": True, "grade_id": "test_add", "locked": True, "points": 2,
-             "schema_version": 3, "solution": False, "task": False}
+SOLUTION_META = {
+    "grade": False,
+    "grade_id": "add",
+    "locked": False,
+    "schema_version": 3,
+    "solution": True,
+    "task": False,
+}
+TEST_META = {
+    "grade": True,
+    "grade_id": "test_add",
+    "locked": True,
+    "points": 2,
+    "schema_version": 3,
+    "solution": False,
+    "task": False,
+}
 HIDDEN_META = dict(TEST_META, grade_id="test_add_hidden", points=3)
 CORRECT = "def add(a, b):\n    return a + b"
 HIDDEN_LINE = "assert add(5, 5) == 10"
@@ -36,15 +49,24 @@ def toy_course(tmp_path_factory, repo_root) -> Path:
     root = tmp_path_factory.mktemp("toy-course")
     shutil.copy(repo_root / "nbgrader_config.py", root)
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     notebook.cells = [
         nbformat.v4.new_code_cell("import warnings"),
-        _cell(f"def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION", SOLUTION_META),
+        _cell(
+            "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+            SOLUTION_META,
+        ),
         _cell('"""add adds two numbers"""\nassert add(1, 2) == 3', TEST_META),
-        _cell('"""add, more cases; a warning on stderr must not cost points"""\n'
-              'warnings.warn("harmless RuntimeWarning-like message", RuntimeWarning)\n'
-              f"assert add(2, 2) == 4\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS",
-              HIDDEN_META),
+        _cell(
+            '"""add, more cases; a warning on stderr must not cost points"""\n'
+            'warnings.warn("harmless RuntimeWarning-like message", RuntimeWarning)\n'
+            f"assert add(2, 2) == 4\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS",
+            HIDDEN_META,
+        ),
     ]
     (root / "solutions" / "toy").mkdir(parents=True)
     nbformat.write(notebook, root / "solutions" / "toy" / "toy.ipynb")
@@ -53,7 +75,9 @@ def toy_course(tmp_path_factory, repo_root) -> Path:
 
 
 def _submission(course: Path, folder: Path, student: str, edit, name: str = "toy.ipynb") -> None:
-    notebook = copy.deepcopy(nbformat.read(course / "assignments" / "toy" / "toy.ipynb", as_version=4))
+    notebook = copy.deepcopy(
+        nbformat.read(course / "assignments" / "toy" / "toy.ipynb", as_version=4)
+    )
     edit(notebook)
     (folder / student).mkdir(parents=True)
     nbformat.write(notebook, folder / student / name)
@@ -64,6 +88,7 @@ def _solve(code: str):
         for cell in notebook.cells:
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 cell.source = code
+
     return edit
 
 
@@ -71,7 +96,12 @@ def test_release_is_reproducible(toy_course, tmp_path):
     fresh = tmp_path / "fresh"
     shutil.copytree(toy_course, fresh, ignore=shutil.ignore_patterns("gradebook.db", "assignments"))
     pipeline.release(fresh, ["toy"], progress=lambda _: None)
-    assert pipeline.release_differences(fresh / "assignments" / "toy", toy_course / "assignments" / "toy") == []
+    assert (
+        pipeline.release_differences(
+            fresh / "assignments" / "toy", toy_course / "assignments" / "toy"
+        )
+        == []
+    )
     released = (toy_course / "assignments" / "toy" / "toy.ipynb").read_text()
     assert HIDDEN_LINE not in released and "return a + b" not in released
 
@@ -86,7 +116,10 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
 
     def delete_tests(notebook):
         _solve(CORRECT)(notebook)
-        notebook.cells = [c for c in notebook.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+        notebook.cells = [
+            c for c in notebook.cells if not c.metadata.get("nbgrader", {}).get("grade")
+        ]
+
     _submission(toy_course, subs, "deleted-cells", delete_tests)
 
     def gut_tests(notebook):
@@ -94,6 +127,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
         for cell in notebook.cells:
             if cell.metadata.get("nbgrader", {}).get("grade"):
                 cell.source = "pass"
+
     _submission(toy_course, subs, "gutted-asserts", gut_tests)
     (subs / "not-json").mkdir()
     (subs / "not-json" / "toy.ipynb").write_text('{"cells": [', encoding="utf-8")
@@ -104,15 +138,26 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     (subs / "empty").mkdir()
 
     messages = []
-    students, failures = pipeline.collect_submissions(toy_course, "toy", subs, progress=messages.append)
-    assert sorted(students) == ["crash", "deleted-cells", "good", "gutted-asserts", "loops",
-                                "renamed", "wrong", "zipped"]
+    students, failures = pipeline.collect_submissions(
+        toy_course, "toy", subs, progress=messages.append
+    )
+    assert sorted(students) == [
+        "crash",
+        "deleted-cells",
+        "good",
+        "gutted-asserts",
+        "loops",
+        "renamed",
+        "wrong",
+        "zipped",
+    ]
     reasons = {f.student: f.reason for f in failures}
     assert "not a valid notebook" in reasons["not-json"]
     assert "no notebook named toy.ipynb" in reasons["empty"]
 
-    results = pipeline.autograde(toy_course, "toy", students, jobs=2, cell_timeout=3,
-                                 progress=messages.append)
+    results = pipeline.autograde(
+        toy_course, "toy", students, jobs=2, cell_timeout=3, progress=messages.append
+    )
     by_student = {r.student: r for r in results}
     assert len(messages) == len(students) + 1  # one progress line per student
     for student in ("good", "renamed", "zipped", "deleted-cells"):
@@ -140,8 +185,13 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
 
 def test_check_reports_solution_and_release(toy_course, tmp_path):
     course = tmp_path / "course"
-    shutil.copytree(toy_course, course, ignore=shutil.ignore_patterns("gradebook.db", "submitted",
-                                                                      "autograded", "feedback", "logs"))
+    shutil.copytree(
+        toy_course,
+        course,
+        ignore=shutil.ignore_patterns(
+            "gradebook.db", "submitted", "autograded", "feedback", "logs"
+        ),
+    )
     [result] = pipeline.check(course, ["toy"], progress=lambda _: None)
     assert result.ok, result.problems
     assert (result.solution.score, result.solution.max_score) == (5.0, 5.0)
@@ -150,8 +200,12 @@ def test_check_reports_solution_and_release(toy_course, tmp_path):
     # A solution that fails a hidden test and a stale release are both reported.
     path = course / "solutions" / "toy" / "toy.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells[1].source = notebook.cells[1].source.replace("return a + b", "return a + b if a < 5 else 0")
-    notebook.cells[2].source += "\nassert add(0, 0) == 0"  # a visible change: the release must follow
+    notebook.cells[1].source = notebook.cells[1].source.replace(
+        "return a + b", "return a + b if a < 5 else 0"
+    )
+    notebook.cells[
+        2
+    ].source += "\nassert add(0, 0) == 0"  # a visible change: the release must follow
     nbformat.write(notebook, path)
     [result] = pipeline.check(course, ["toy"], progress=lambda _: None)
     assert not result.ok

@@ -1,0 +1,134 @@
+"""The whole nbgrader cycle for each assignment, in a scratch course folder.
+
+Release; autograde the solution (full marks), the untouched release (zero), a release whose test
+cells were emptied (the original tests still run: zero), and a solution with an infinite loop
+(that part times out, the rest is graded, the run goes on); then export and feedback.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT_S = 10
+
+pytestmark = pytest.mark.slow
+
+
+def _is(cell, key: str) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get(key))
+
+
+def _write(course: Path, student: str, assignment: str, name: str, notebook) -> None:
+    folder = course / "subs" / student
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / name)
+
+
+def _with_infinite_loop(solution):
+    """The solution with its first solved function spinning forever when called."""
+    looping = copy.deepcopy(solution)
+    for cell in looping.cells:
+        if (
+            cell.cell_type == "code"
+            and _is(cell, "solution")
+            and "### BEGIN SOLUTION" in cell.source
+        ):
+            cell.source = re.sub(
+                r"^(\s*)### BEGIN SOLUTION\n",
+                lambda m: f"{m.group(0)}{m.group(1)}while True:\n{m.group(1)}    pass\n",
+                cell.source,
+                count=1,
+                flags=re.M,
+            )
+            return looping
+    raise AssertionError("no solution cell with a BEGIN SOLUTION region")
+
+
+def _with_tests_emptied(release):
+    """The release with every autograded test cell's code replaced by ``pass``."""
+    gutted = copy.deepcopy(release)
+    for cell in gutted.cells:
+        if cell.cell_type == "code" and _is(cell, "grade") and not _is(cell, "solution"):
+            cell.source = "pass"
+    return gutted
+
+
+@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+def test_full_nbgrader_cycle(assignment, tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
+    pipeline.release(course, [assignment], progress=lambda _: None)
+
+    names = pipeline.notebook_names(course, assignment)
+    for name in names:
+        solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
+        release = nbformat.read(course / "assignments" / assignment / name, as_version=4)
+        _write(course, "solution", assignment, name, solution)
+        _write(course, "untouched", assignment, name, release)
+        _write(course, "tests-emptied", assignment, name, _with_tests_emptied(release))
+        _write(course, "infinite-loop", assignment, name, _with_infinite_loop(solution))
+
+    students, failures = pipeline.collect_submissions(
+        course, assignment, course / "subs", progress=lambda _: None
+    )
+    assert not failures
+    results = {
+        r.student: r
+        for r in pipeline.autograde(
+            course,
+            assignment,
+            students,
+            jobs=2,
+            cell_timeout=CELL_TIMEOUT_S,
+            progress=lambda _: None,
+        )
+    }
+    assert all(r.ok for r in results.values()), {s: r.reason for s, r in results.items()}
+    full = results["solution"].max_score
+    assert full > 0 and results["solution"].score == full
+    assert results["untouched"].score == 0
+    assert results["tests-emptied"].score == 0, (
+        "emptied test cells must be restored from the gradebook"
+    )
+    looping = results["infinite-loop"]
+    assert 0 < looping.score < full, f"infinite loop: {looping.score}/{full}"
+    assert "time limit" in looping.reason
+
+    rows = list(csv.DictReader(pipeline.export_grades(course, tmp_path / "grades.csv").open()))
+    assert {row["student"] for row in rows} == set(students)
+
+    feedback = pipeline.generate_feedback(course, assignment, ["untouched"])
+    assert feedback
+    source_text = "".join(
+        cell.source
+        for name in names
+        for cell in nbformat.read(course / "solutions" / assignment / name, as_version=4).cells
+    )
+    hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source_text, re.S)
+    hidden_lines = {
+        line.strip() for block in hidden for line in block.splitlines() if len(line.strip()) > 20
+    }
+    released_text = "".join(
+        cell.source
+        for name in names
+        for cell in nbformat.read(course / "assignments" / assignment / name, as_version=4).cells
+    )
+    hidden_lines = {line for line in hidden_lines if line not in released_text}
+    assert hidden_lines, "the assignment should have hidden tests"
+    for path in feedback:
+        text = html.unescape(path.read_text(encoding="utf-8"))
+        leaked = [line for line in hidden_lines if line in text]
+        assert not leaked, f"hidden tests leak into feedback: {leaked[:2]}"

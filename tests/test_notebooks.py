@@ -1,0 +1,54 @@
+"""Every lecture and every solution notebook runs headless, cleanly, within its time budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course_utils import notebooks
+
+REPO = Path(__file__).resolve().parents[1]
+LECTURE_BUDGET_S = 120
+SOLUTION_BUDGET_S = 120
+
+pytestmark = pytest.mark.slow
+
+
+def _run(path: Path, tmp_path: Path, budget: float) -> None:
+    executed, seconds = notebooks.execute_notebook(path, tmp_path / path.name, timeout=budget)
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
+    stderr = notebooks.stderr_outputs(executed)
+    assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr[0][:500]}"
+    assert seconds < budget, f"{path.name} took {seconds:.0f} s (budget {budget} s)"
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("lectures/*.ipynb")), ids=lambda p: p.stem)
+def test_lecture_runs(path, tmp_path):
+    _run(path, tmp_path, LECTURE_BUDGET_S)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(REPO.glob("solutions/*/*.ipynb")), ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
+def test_solution_runs(path, tmp_path):
+    _run(path, tmp_path, SOLUTION_BUDGET_S)
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("lectures/*.ipynb")), ids=lambda p: p.stem)
+def test_lecture_converts_to_slides(path, tmp_path):
+    notebook = notebooks.read_notebook(path)
+    slide_cells = [
+        c for c in notebook.cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide"
+    ]
+    assert len(slide_cells) >= 10, f"{path.name}: only {len(slide_cells)} cells start a slide"
+    html = notebooks.export_slides(notebook, tmp_path / f"{path.stem}.slides.html").read_text()
+    assert "reveal" in html.lower()
+    assert html.count("<section") >= len(slide_cells)

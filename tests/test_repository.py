@@ -1,0 +1,125 @@
+"""Repository hygiene: clean notebooks, releases in sync, one set of dependencies, CI runs the README."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import notebooks, pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_NOTEBOOKS = sorted([*REPO.glob("lectures/*.ipynb"), *REPO.glob("solutions/*/*.ipynb")])
+
+
+def test_there_are_lectures_and_assignments():
+    assert list(REPO.glob("lectures/*.ipynb")), "no lecture notebooks in lectures/"
+    assert pipeline.assignment_names(REPO), "no assignments in solutions/"
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_source_notebooks_are_committed_clean(path):
+    notebook = notebooks.read_notebook(path)
+    problems = notebooks.volatile_parts(notebook)
+    assert not problems, f"{path.name} carries outputs or volatile metadata: {problems[:5]}"
+    ids = [cell.get("id") for cell in notebook.cells]
+    assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: cell ids missing or duplicated"
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_start_with_the_course_setup_cell(path):
+    first_code = next(c for c in notebooks.read_notebook(path).cells if c.cell_type == "code")
+    assert "import course_utils as cu" in first_code.source
+    assert "cu.setup(" in first_code.source
+
+
+def test_clean_notebook_removes_what_volatile_parts_finds():
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1")
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)
+    ]
+    cell.execution_count = 1
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    cell.metadata["slideshow"] = {"slide_type": "slide"}
+    notebook.cells = [cell]
+    notebook.metadata["widgets"] = {"state": {}}
+    notebook.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    assert len(notebooks.volatile_parts(notebook)) == 5
+    cleaned = notebooks.clean_notebook(notebook)
+    assert notebooks.volatile_parts(cleaned) == []
+    assert cleaned.cells[0].metadata["slideshow"] == {"slide_type": "slide"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+def test_committed_release_matches_a_fresh_release(assignment, tmp_path):
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    shutil.copytree(REPO / "solutions" / assignment, tmp_path / "solutions" / assignment)
+    pipeline.release(tmp_path, [assignment], progress=lambda _: None)
+    differences = pipeline.release_differences(
+        tmp_path / "assignments" / assignment, REPO / "assignments" / assignment
+    )
+    assert not differences, (
+        f"assignments/{assignment} is out of date with solutions/ "
+        f"({differences}); run `./course.sh release {assignment}` and commit"
+    )
+
+
+def _requirement_names(requirements: list[str]) -> dict[str, str]:
+    parsed = {}
+    for requirement in requirements:
+        name = re.split(r"[<>=!\[ ]", requirement, maxsplit=1)[0].lower()
+        parsed[name] = requirement[len(name) :].replace(" ", "")
+    return parsed
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["test"])
+    text = (REPO / "environment.yml").read_text()
+    listed = _requirement_names(
+        re.findall(r"^\s+- (?!pip\b|python=|-e)([A-Za-z][^\s#]*)", text, re.M)
+    )
+    assert listed == wanted, (
+        "environment.yml and pyproject.toml list different packages or versions"
+    )
+    assert wanted["torch"] == "==2.13.0", (
+        "torch must stay pinned (an open range pulls a CUDA build)"
+    )
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    commands = re.findall(r"^\s*(\./course\.sh \w+)\s*$", readme, re.M)
+    assert "./course.sh build" in commands and "./course.sh test" in commands
+    assert "./course.sh test" in ci
+
+
+def test_command_line_help_does_not_import_torch():
+    import subprocess
+
+    code = (
+        "import sys\nfrom course_utils import cli\ntry:\n    cli.main(['--help'])\n"
+        "except SystemExit:\n    pass\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "release" in done.stdout and "autograde" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_grading_modules_do_not_import_plotting():
+    import subprocess
+
+    code = (
+        "import sys\nimport course_utils as cu\ncu.grading, cu.checks, cu.reference\n"
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
