@@ -82,7 +82,7 @@ def _requirement_names(requirements: list[str]) -> dict[str, str]:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["test"])
-    text = (REPO / "environment.yml").read_text()
+    text = (REPO / "environment.yml").read_text().split("dependencies:", 1)[1]
     listed = _requirement_names(
         re.findall(r"^\s+- (?!pip\b|python=|-e)([A-Za-z][^\s#]*)", text, re.M)
     )
