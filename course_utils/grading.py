@@ -1,0 +1,973 @@
+"""What nbgrader test cells call: comparisons with teaching messages, random cases, a guard, gradients.
+
+* :func:`assert_array_close` / :func:`assert_int_equal` explain *how* a result is wrong
+  (type, shape with a hint, NaN, the first differing index).
+* ``random_*_case`` draw valid, awkward test cases from a seeded ``numpy`` Generator.
+* :func:`no_library_shortcuts` and :func:`call_student` run a student's function so that
+  library convolutions, pooling and the course's own answer keys raise
+  :class:`LibraryShortcutError`; any other exception becomes an ``AssertionError`` that names
+  the call.
+* :func:`numeric_gradient` and :func:`gradient_relative_error` check a backward pass the way
+  CS231n teaches it.
+
+This module imports neither matplotlib nor ipywidgets, so a grading kernel stays fast and headless.
+Anything printed to stderr zeroes an nbgrader test cell, so the helpers silence warnings themselves.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import inspect
+import math
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.overrides import TorchFunctionMode
+
+from . import (
+    arithmetic,  # noqa: F401  (loaded so that the guard can block its formulas)
+    reference,
+)
+from .arithmetic import PADDING_MODES, effective_kernel_size
+from .validation import check_int
+
+TINY = 1e-300  # keeps relative errors finite when both values are 0
+SMALL_ARRAY = 20  # arrays up to this many entries are printed in full in messages
+
+# --------------------------------------------------------------------------------------------
+# Quiet numerics
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Python warnings and numpy floating-point warnings (stderr zeroes an nbgrader cell)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons with teaching messages
+# --------------------------------------------------------------------------------------------
+
+
+def _is_tensor(value: object) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _format_values(array: np.ndarray) -> str:
+    return np.array2string(np.asarray(array), precision=6, separator=", ", suppress_small=True)
+
+
+def shape_hint(expected_shape: tuple[int, ...], got_shape: tuple[int, ...]) -> str | None:
+    """Return a generic guess at why a result of ``got_shape`` should have had ``expected_shape``."""
+    expected_shape, got_shape = tuple(expected_shape), tuple(got_shape)
+    if len(expected_shape) != len(got_shape):
+        if sorted(expected_shape) == sorted(got_shape):
+            return "the same sizes in another order: are two axes swapped (transpose instead of reshape)?"
+        if len(got_shape) < len(expected_shape):
+            return (
+                f"{len(got_shape)} axes instead of {len(expected_shape)}: was an axis dropped "
+                "(the batch or channel axis, or a size-1 axis squeezed away)?"
+            )
+        return f"{len(got_shape)} axes instead of {len(expected_shape)}: is there an extra axis?"
+    if sorted(expected_shape) == sorted(got_shape):
+        return (
+            "the same sizes in another order: are two axes swapped (transpose instead of reshape)?"
+        )
+    differing = [
+        i for i, (e, g) in enumerate(zip(expected_shape, got_shape, strict=True)) if e != g
+    ]
+    last = len(expected_shape) - 1
+    if differing != [last]:
+        axes = ", ".join(str(i) for i in differing)
+        return (
+            f"axis {axes} differs: the leading axes (batch, channels) should pass through or come "
+            "from the number of filters"
+        )
+    expected, got = expected_shape[last], got_shape[last]
+    if got == expected - 1:
+        return (
+            "one output too few (off by one): there are floor((L + 2p - d(k-1) - 1) / s) + 1 "
+            "positions; check the '+ 1' and the range() of your loop"
+        )
+    if got < expected:
+        return (
+            f"{expected - got} outputs too few: is the padding applied (on both sides), and is "
+            "the kernel span d*(k-1) + 1 used rather than something larger?"
+        )
+    if got == expected + 1:
+        return "one output too many: ceil instead of floor, or a loop that runs one step too far?"
+    if expected > 0 and got >= 2 * expected - 1:
+        return (
+            "far too many outputs: is the stride applied (the window moves stride steps at a time)?"
+        )
+    return (
+        f"{got - expected} outputs too many: is the kernel span d*(k-1) + 1 used (dilation), and "
+        "is the padding right (per side, not total)?"
+    )
+
+
+def _hint_text(hint: str | Callable | None, expected_shape, got_shape) -> str | None:
+    if hint is None:
+        return None
+    if callable(hint):
+        try:
+            return hint(tuple(expected_shape), tuple(got_shape))
+        except Exception:  # a broken hint must not hide the real failure
+            return None
+    return str(hint)
+
+
+def _fail(lines: Sequence[str | None]) -> None:
+    raise AssertionError("\n".join(line for line in lines if line))
+
+
+def assert_array_close(
+    actual: Any,
+    expected: Any,
+    name: str = "result",
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    hint: str | Callable[[tuple[int, ...], tuple[int, ...]], str | None] | None = None,
+) -> None:
+    """Assert ``actual`` equals ``expected`` (any shape) in float64; the error explains the difference.
+
+    ``hint`` adds context: a string (shown with any failure) or a callable
+    ``hint(expected_shape, got_shape)`` consulted when the shapes differ.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual is None:
+        _fail(
+            [
+                f"{name} is None: did you forget to `return` the result?",
+                _hint_text(hint, expected.shape, ()),
+            ]
+        )
+    if _is_tensor(actual):
+        _fail(
+            [
+                f"{name} is a torch tensor; return a numpy array of shape {expected.shape} "
+                "(this exercise is numpy only; tensor.numpy() converts)"
+            ]
+        )
+    if isinstance(actual, (list, tuple)):
+        _fail(
+            [
+                f"{name} is a {type(actual).__name__}; return a numpy array of shape "
+                f"{expected.shape} (np.array(...) converts)"
+            ]
+        )
+    if isinstance(actual, (bool, np.bool_)) or not isinstance(
+        actual, (np.ndarray, np.number, int, float)
+    ):
+        _fail(
+            [
+                f"{name} is a {type(actual).__name__}; expected a numpy array of shape {expected.shape}"
+            ]
+        )
+    got = np.asarray(actual)
+    if got.dtype.kind == "c":
+        _fail([f"{name} has complex dtype {got.dtype}; the result should be real (float64)"])
+    if got.dtype.kind not in "biuf":
+        _fail([f"{name} has dtype {got.dtype}; expected a numeric (float64) array"])
+    if got.shape != expected.shape:
+        _fail(
+            [
+                f"{name} has shape {got.shape} but should have shape {expected.shape}.",
+                _hint_text(hint, expected.shape, got.shape),
+                shape_hint(expected.shape, got.shape),
+            ]
+        )
+    original_dtype = got.dtype
+    got = got.astype(np.float64)
+    truncated = None
+    if original_dtype.kind in "biu" and not np.all(expected == np.round(expected)):
+        truncated = (
+            f"{name} has integer dtype {original_dtype}, so fractions were cut off: "
+            "create the output with np.zeros(shape) (float64), not np.zeros_like(x) of an integer x."
+        )
+    bad = ~np.isfinite(got) & np.isfinite(expected)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        _fail(
+            [
+                f"{name} contains {'NaN' if np.isnan(got[index]) else 'inf'} at index {index} "
+                f"(expected {expected[index]:.6g}); {int(bad.sum())} of {got.size} entries are not finite.",
+                "Was the output created with np.empty and not filled everywhere, or is there a division by zero?",
+                _hint_text(hint, expected.shape, got.shape),
+            ]
+        )
+    with quiet():
+        close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all():
+        return
+    with quiet():
+        error = np.abs(got - expected)
+        error = np.where(np.isfinite(error), error, 0.0)
+        relative = error / np.maximum(np.abs(expected), TINY)
+    index = tuple(int(i) for i in np.argwhere(~close)[0])
+    at = f"index {index}" if index else "the value"
+    lines = [
+        f"{name} differs from the expected values in {int((~close).sum())} of {got.size} entries.",
+        f"First difference at {at}: got {got[index]:.10g}, expected {expected[index]:.10g}.",
+        f"Largest absolute error {error.max():.3g}, largest relative error {relative.max():.3g} "
+        f"(allowed: rtol={rtol:g}, atol={atol:g}).",
+    ]
+    if expected.size <= SMALL_ARRAY:
+        lines += [f"expected: {_format_values(expected)}", f"got:      {_format_values(got)}"]
+    lines += [truncated, _hint_text(hint, expected.shape, got.shape)]
+    _fail(lines)
+
+
+def assert_int_equal(
+    actual: Any, expected: int, name: str = "result", hint: str | None = None
+) -> None:
+    """Assert ``actual`` is an int (Python or numpy) equal to ``expected``; explain float/None results."""
+    if actual is None:
+        _fail([f"{name} is None: did you forget to `return` the result?", hint])
+    if isinstance(actual, (bool, np.bool_)):
+        _fail([f"{name} is a bool ({actual}); return an int", hint])
+    if _is_tensor(actual) or isinstance(actual, np.ndarray):
+        _fail([f"{name} is an array/tensor ({type(actual).__name__}); return a plain int", hint])
+    if isinstance(actual, (float, np.floating)):
+        _fail(
+            [
+                f"{name} is a float ({actual!r}); return an int: use // (floor division) or "
+                "math.floor/math.ceil, which return ints",
+                hint if float(actual) != expected else None,
+            ]
+        )
+    if not isinstance(actual, (int, np.integer)):
+        _fail([f"{name} is a {type(actual).__name__} ({actual!r}); return an int", hint])
+    if int(actual) != int(expected):
+        _fail([f"{name} is {int(actual)} but should be {int(expected)}.", hint])
+
+
+# --------------------------------------------------------------------------------------------
+# Random test cases
+# --------------------------------------------------------------------------------------------
+
+
+def _pick(rng: np.random.Generator, name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``None`` -> a random default choice; a list -> a random entry; anything else as given."""
+    options = choices if value is None else value
+    if isinstance(options, list):
+        if not options:
+            raise ValueError(f"{name}: the list of choices is empty")
+        return options[int(rng.integers(len(options)))]
+    return value
+
+
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
+    return rng
+
+
+def _draw_length(
+    rng: np.random.Generator, name: str, value: Any, minimum: int, maximum: int
+) -> int:
+    if value is None:
+        return int(rng.integers(minimum, max(minimum, maximum) + 1))
+    length = check_int(name, value, 1)
+    if length < minimum:
+        raise ValueError(
+            f"{name}={length} is too short for this kernel and padding (need >= {minimum})"
+        )
+    return length
+
+
+def _minimum_length(span: int, padding: int | str) -> int:
+    if isinstance(padding, str):
+        if padding not in PADDING_MODES:
+            raise ValueError(f"padding must be an int or one of {PADDING_MODES}, got {padding!r}")
+        return span if padding == "valid" else 1
+    return max(1, span - 2 * check_int("padding", padding, 0))
+
+
+def random_conv1d_case(
+    rng: np.random.Generator,
+    *,
+    batch: Any = None,
+    in_channels: Any = None,
+    out_channels: Any = None,
+    kernel_size: Any = None,
+    length: Any = None,
+    stride: Any = None,
+    padding: Any = None,
+    dilation: Any = None,
+    bias: Any = None,
+    max_length: int = 16,
+) -> dict[str, Any]:
+    """Return a valid conv1d case ``dict(x (N, C_in, L), w (C_out, C_in, K), b (C_out,) | None, stride, padding, dilation)``.
+
+    Each parameter is ``None`` (random), a value, or a list of values to choose from. Lengths
+    are drawn so that the output has at least one position.
+    """
+    rng = _check_rng(rng)
+    n = check_int("batch", _pick(rng, "batch", batch, [1, 2, 3]), 1)
+    c_in = check_int("in_channels", _pick(rng, "in_channels", in_channels, [1, 2, 3, 4]), 1)
+    c_out = check_int("out_channels", _pick(rng, "out_channels", out_channels, [1, 2, 3, 4]), 1)
+    k = check_int("kernel_size", _pick(rng, "kernel_size", kernel_size, [1, 2, 3, 4, 5]), 1)
+    s = check_int("stride", _pick(rng, "stride", stride, [1, 1, 2, 3]), 1)
+    d = check_int("dilation", _pick(rng, "dilation", dilation, [1, 1, 2, 3]), 1)
+    p = _pick(rng, "padding", padding, [0, 0, 1, 2, 3, "valid", "same", "full"])
+    use_bias = bool(_pick(rng, "bias", bias, [True, False]))
+    minimum = _minimum_length(effective_kernel_size(k, d), p)
+    size = _draw_length(rng, "length", length, minimum, max_length)
+    return {
+        "x": rng.standard_normal((n, c_in, size)),
+        "w": rng.standard_normal((c_out, c_in, k)),
+        "b": rng.standard_normal(c_out) if use_bias else None,
+        "stride": s,
+        "padding": p,
+        "dilation": d,
+    }
+
+
+def random_conv2d_case(
+    rng: np.random.Generator,
+    *,
+    batch: Any = None,
+    in_channels: Any = None,
+    out_channels: Any = None,
+    kernel_size: Any = None,
+    stride: Any = None,
+    padding: Any = None,
+    dilation: Any = None,
+    bias: Any = None,
+    max_size: int = 11,
+) -> dict[str, Any]:
+    """Return a valid conv2d case ``dict(x (N, C_in, H, W), w (C_out, C_in, kH, kW), b, stride, padding, dilation)``.
+
+    Kernels, strides and dilations may differ per axis (then they are tuples); ``H`` and ``W``
+    are drawn separately, so most images are not square. Parameters work as in
+    :func:`random_conv1d_case`.
+    """
+    rng = _check_rng(rng)
+    n = check_int("batch", _pick(rng, "batch", batch, [1, 2]), 1)
+    c_in = check_int("in_channels", _pick(rng, "in_channels", in_channels, [1, 2, 3]), 1)
+    c_out = check_int("out_channels", _pick(rng, "out_channels", out_channels, [1, 2, 3]), 1)
+
+    def per_axis(name: str, value: Any, choices: list[int]) -> tuple[int, int]:
+        chosen = _pick(rng, name, value, [None])
+        if chosen is None:
+            return tuple(int(choices[int(rng.integers(len(choices)))]) for _ in range(2))
+        if isinstance(chosen, tuple):
+            if len(chosen) != 2:
+                raise ValueError(f"{name} must be an int or 2 ints, got {chosen!r}")
+            return tuple(check_int(name, v, 1) for v in chosen)
+        return (check_int(name, chosen, 1),) * 2
+
+    kernel = per_axis("kernel_size", kernel_size, [1, 2, 3, 4])
+    strides = per_axis("stride", stride, [1, 1, 2, 3])
+    dilations = per_axis("dilation", dilation, [1, 1, 2])
+    p = _pick(rng, "padding", padding, [0, 1, 2, (0, 1), (2, 1), "valid", "same", "full"])
+    pads = p if isinstance(p, (str, tuple)) else (p, p)
+    if isinstance(pads, tuple) and len(pads) != 2:
+        raise ValueError(f"padding must be an int, 2 ints or a mode, got {p!r}")
+    sizes = []
+    for axis in range(2):
+        span = effective_kernel_size(kernel[axis], dilations[axis])
+        axis_padding = pads if isinstance(pads, str) else pads[axis]
+        minimum = _minimum_length(span, axis_padding)
+        sizes.append(int(rng.integers(minimum, max(minimum, max_size) + 1)))
+    use_bias = bool(_pick(rng, "bias", bias, [True, False]))
+
+    def compact(pair: tuple[int, int]) -> int | tuple[int, int]:
+        return pair[0] if pair[0] == pair[1] else pair
+
+    return {
+        "x": rng.standard_normal((n, c_in, *sizes)),
+        "w": rng.standard_normal((c_out, c_in, *kernel)),
+        "b": rng.standard_normal(c_out) if use_bias else None,
+        "stride": compact(strides),
+        "padding": p,
+        "dilation": compact(dilations),
+    }
+
+
+def tie_free(
+    rng: np.random.Generator, shape: int | Sequence[int], low: float = -1.0, high: float = 1.0
+) -> np.ndarray:
+    """Return a float64 array of ``shape`` with distinct values in ``[low, high)``: max-pooling has one winner."""
+    rng = _check_rng(rng)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    size = math.prod(check_int("shape", s, 0) for s in shape)
+    if not high > low:
+        raise ValueError(f"high ({high}) must be larger than low ({low})")
+    # a random order of size slots, each value jittered inside its own slot: gaps >= 0.2 slot
+    slots = rng.permutation(size) + rng.uniform(0.1, 0.9, size)
+    return (low + (high - low) * slots / max(size, 1)).reshape(shape)
+
+
+def random_pool_case(
+    rng: np.random.Generator,
+    *,
+    batch: Any = None,
+    channels: Any = None,
+    kernel_size: Any = None,
+    stride: Any = None,
+    padding: Any = None,
+    max_size: int = 11,
+) -> dict[str, Any]:
+    """Return a valid 2-D pooling case ``dict(x (N, C, H, W) tie-free, kernel_size, stride, padding)``.
+
+    ``stride`` may come out ``None`` (PyTorch's default: the window size). Padding is at most
+    half the window, as PyTorch requires.
+    """
+    rng = _check_rng(rng)
+    n = check_int("batch", _pick(rng, "batch", batch, [1, 2]), 1)
+    c = check_int("channels", _pick(rng, "channels", channels, [1, 2, 3]), 1)
+    k = _pick(rng, "kernel_size", kernel_size, [2, 2, 3, (2, 3), (3, 2)])
+    kernel = (
+        tuple(check_int("kernel_size", v, 1) for v in k)
+        if isinstance(k, tuple)
+        else (check_int("kernel_size", k, 1),) * 2
+    )
+    s = _pick(rng, "stride", stride, [None, None, 1, 2, 3])
+    if s is not None:
+        s = check_int("stride", s, 1)
+    p = _pick(rng, "padding", padding, [0, 0, 0, 1])
+    p = check_int("padding", p, 0)
+    if any(2 * p > kk for kk in kernel):
+        p = min(kernel) // 2  # PyTorch allows at most half the window
+    sizes = [int(rng.integers(max(1, kk - 2 * p), max(kk - 2 * p, max_size) + 1)) for kk in kernel]
+    return {
+        "x": tie_free(rng, (n, c, *sizes)),
+        "kernel_size": kernel[0] if kernel[0] == kernel[1] else kernel,
+        "stride": s,
+        "padding": p,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The guard against library shortcuts
+# --------------------------------------------------------------------------------------------
+
+
+class LibraryShortcutError(AssertionError):
+    """Raised when a student's function calls a library routine that computes the answer for it."""
+
+
+_WHY = {
+    "conv": "this exercise asks you to implement the convolution yourself",
+    "pool": "this exercise asks you to implement the pooling yourself",
+    "window": "this exercise asks you to build the sliding windows (im2col) yourself",
+    "arithmetic": "this exercise asks you to work out the sizes with the formula yourself",
+    "reference": "course_utils.reference is the grader's answer key",
+}
+
+# torch functions caught by the TorchFunctionMode, whatever name or reference they are called by
+_TORCH_SHORTCUTS = {
+    **{f"conv{d}d": "conv" for d in (1, 2, 3)},
+    **{f"conv_transpose{d}d": "conv" for d in (1, 2, 3)},
+    "convolution": "conv",
+    "_convolution": "conv",
+    "conv_tbc": "conv",
+    **{f"{kind}_pool{d}d": "pool" for kind in ("max", "avg", "lp") for d in (1, 2, 3)},
+    **{f"max_pool{d}d_with_indices": "pool" for d in (1, 2, 3)},
+    **{f"adaptive_{kind}_pool{d}d": "pool" for kind in ("max", "avg") for d in (1, 2, 3)},
+    **{f"fractional_max_pool{d}d": "pool" for d in (2, 3)},
+    "unfold": "window",
+    "fold": "window",
+    "im2col": "window",
+    "col2im": "window",
+}
+_TORCH_NAMESPACES = (
+    "torch",
+    "torch.nn.functional",
+    "torch._C._nn",
+    "torch._C._VariableFunctions",
+    "torch.functional",
+)
+
+_NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
+_SCIPY_SIGNAL = ("convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "oaconvolve")
+_SCIPY_NDIMAGE = ("convolve", "correlate", "convolve1d", "correlate1d")
+
+# (module, attribute, the name a student would recognise, why it is blocked)
+_PYTHON_SHORTCUTS: tuple[tuple[str, str, str, str], ...] = (
+    ("numpy", "convolve", "numpy.convolve", "conv"),
+    ("numpy", "correlate", "numpy.correlate", "conv"),
+    (f"{_NUMPY_CORE}.numeric", "convolve", "numpy.convolve", "conv"),
+    (f"{_NUMPY_CORE}.numeric", "correlate", "numpy.correlate", "conv"),
+    # np.convolve/np.correlate look these up at call time: references captured earlier fail too
+    (f"{_NUMPY_CORE}.multiarray", "correlate", "numpy.convolve", "conv"),
+    (f"{_NUMPY_CORE}.multiarray", "correlate2", "numpy.correlate", "conv"),
+    *(("scipy.signal", name, f"scipy.signal.{name}", "conv") for name in _SCIPY_SIGNAL),
+    *(
+        ("scipy.signal._signaltools", name, f"scipy.signal.{name}", "conv")
+        for name in _SCIPY_SIGNAL
+    ),
+    ("scipy.signal._signaltools", "_freq_domain_conv", "scipy.signal.fftconvolve", "conv"),
+    ("scipy.signal._sigtools", "_convolve2d", "scipy.signal.convolve2d", "conv"),
+    ("scipy.signal._sigtools", "_correlateND", "scipy.signal.correlate", "conv"),
+    *(("scipy.ndimage", name, f"scipy.ndimage.{name}", "conv") for name in _SCIPY_NDIMAGE),
+    *(("scipy.ndimage._filters", name, f"scipy.ndimage.{name}", "conv") for name in _SCIPY_NDIMAGE),
+    ("scipy.ndimage._nd_image", "correlate", "scipy.ndimage.correlate", "conv"),
+    ("scipy.ndimage._nd_image", "correlate1d", "scipy.ndimage.correlate1d", "conv"),
+    *(
+        ("course_utils.arithmetic", name, f"course_utils.arithmetic.{name}", "arithmetic")
+        for name in (
+            "conv_output_size",
+            "same_padding",
+            "conv_transpose_output_size",
+            "pool_output_size",
+            "effective_kernel_size",
+        )
+    ),
+)
+
+
+def _reference_shortcuts() -> list[tuple[str, str, str, str]]:
+    """Every public function of course_utils.reference (found at call time, so new ones count)."""
+    return [
+        ("course_utils.reference", name, f"course_utils.reference.{name}", "reference")
+        for name, value in vars(reference).items()
+        if not name.startswith("_")
+        and inspect.isfunction(value)
+        and value.__module__ == reference.__name__
+    ]
+
+
+def _shortcut_message(what: str, why: str, exercise: str) -> str:
+    return (
+        f"{what} is not allowed in the exercise '{exercise}': {_WHY[why]}; calling {what} would "
+        "compute the answer for you. Use numpy indexing, loops and products "
+        "(np.sum, np.dot, @, np.einsum) instead."
+    )
+
+
+class _BlockTorchShortcuts(TorchFunctionMode):
+    """Raise LibraryShortcutError for torch convolution/pooling/unfold, however they are reached."""
+
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        qualname = getattr(func, "__qualname__", "") or ""
+        is_method = qualname.startswith(("TensorBase.", "Tensor."))  # Tensor.unfold is a view
+        if (
+            name in _TORCH_SHORTCUTS
+            and not is_method
+            and getattr(func, "__module__", None) in _TORCH_NAMESPACES
+        ):
+            what = f"torch.nn.functional.{name.lstrip('_')}"
+            raise LibraryShortcutError(
+                _shortcut_message(what, _TORCH_SHORTCUTS[name], self.guard.exercise)
+            )
+        return func(*args, **(kwargs or {}))
+
+
+class _Guard:
+    """Process-wide state of :func:`no_library_shortcuts`; patches once for nested guards."""
+
+    def __init__(self) -> None:
+        self.exercises: list[str] = []
+        self.saved: list[tuple[Any, str, Any, bool]] = []  # (owner, name, original, owner_is_dict)
+        self.blocked: dict[int, tuple[Any, str, str]] = {}  # id(original) -> (original, what, why)
+        self.patched_modules: set[tuple[str, str]] = set()
+        self.torch_mode: TorchFunctionMode | None = None
+        self.original_import: Callable | None = None
+
+    @property
+    def exercise(self) -> str:
+        return self.exercises[-1] if self.exercises else "this exercise"
+
+    def _blocker(self, original: Any, what: str, why: str) -> Callable:
+        guard = self
+
+        @functools.wraps(original)
+        def blocked(*args: Any, **kwargs: Any) -> Any:
+            raise LibraryShortcutError(_shortcut_message(what, why, guard.exercise))
+
+        blocked.__library_shortcut__ = original  # type: ignore[attr-defined]
+        return blocked
+
+    def _patch(
+        self, owner: Any, name: str, what: str, why: str, owner_is_dict: bool = False
+    ) -> None:
+        original = owner[name] if owner_is_dict else getattr(owner, name)
+        if hasattr(original, "__library_shortcut__"):
+            return
+        self.blocked.setdefault(id(original), (original, what, why))
+        blocker = self._blocker(original, what, why)
+        self.saved.append((owner, name, original, owner_is_dict))
+        if owner_is_dict:
+            owner[name] = blocker
+        else:
+            setattr(owner, name, blocker)
+
+    def patch_loaded_modules(self) -> None:
+        """Patch every listed shortcut whose module is imported (scipy may arrive mid-guard)."""
+        for module_name, name, what, why in (*_PYTHON_SHORTCUTS, *_reference_shortcuts()):
+            module = sys.modules.get(module_name)
+            if module is None or (module_name, name) in self.patched_modules:
+                continue
+            if name in vars(module):
+                self._patch(module, name, what, why)
+                self.patched_modules.add((module_name, name))
+
+    def patch_namespace(self, namespace: dict[str, Any]) -> None:
+        """Block references to shortcuts captured in a namespace (``from numpy import convolve``)."""
+        for name, value in list(namespace.items()):
+            entry = self.blocked.get(id(value))
+            if entry is not None and entry[0] is value:
+                self._patch(namespace, name, entry[1], entry[2], owner_is_dict=True)
+
+    def enter(self, exercise: str, namespaces: Sequence[dict[str, Any]]) -> None:
+        self.exercises.append(exercise)
+        if len(self.exercises) == 1:
+            self.patched_modules = set()
+            self.patch_loaded_modules()
+            self.original_import = builtins.__import__
+            original_import = self.original_import
+
+            def guarded_import(*args: Any, **kwargs: Any) -> Any:
+                module = original_import(*args, **kwargs)
+                self.patch_loaded_modules()
+                return module
+
+            builtins.__import__ = guarded_import
+            self.torch_mode = _BlockTorchShortcuts(self)
+            self.torch_mode.__enter__()
+        for namespace in namespaces:
+            self.patch_namespace(namespace)
+
+    def exit(self, depth: int) -> None:
+        # undo everything patched since this level was entered (LIFO), innermost first
+        if depth == 1:
+            try:
+                if self.torch_mode is not None:
+                    self.torch_mode.__exit__(None, None, None)
+            finally:
+                self.torch_mode = None
+                if self.original_import is not None:
+                    builtins.__import__ = self.original_import
+                    self.original_import = None
+                while self.saved:
+                    owner, name, original, owner_is_dict = self.saved.pop()
+                    if owner_is_dict:
+                        owner[name] = original
+                    else:
+                        setattr(owner, name, original)
+                self.patched_modules = set()
+        self.exercises.pop()
+
+
+_GUARD = _Guard()
+
+
+@contextlib.contextmanager
+def no_library_shortcuts(
+    exercise: str = "conv1d", namespaces: Sequence[dict[str, Any]] = ()
+) -> Iterator[None]:
+    """Inside the block, library convolutions/pooling and the course's answer keys raise LibraryShortcutError.
+
+    Blocked: torch convolution, transposed convolution, pooling and (un)fold by any name or
+    captured reference (a ``TorchFunctionMode``); ``numpy.convolve``/``numpy.correlate`` (also
+    references captured earlier); scipy's signal/ndimage convolutions when scipy is loaded;
+    every function of :mod:`course_utils.reference`; the size formulas of
+    :mod:`course_utils.arithmetic`. References to these in ``namespaces`` (e.g. a notebook's
+    globals) are blocked too. Everything is restored on exit, also after an exception; nesting
+    is safe. Not thread-safe: grading runs one student's code at a time.
+    """
+    if not isinstance(exercise, str) or not exercise:
+        raise TypeError(f"exercise must be a non-empty str, got {exercise!r}")
+    depth = len(_GUARD.exercises) + 1
+    try:
+        _GUARD.enter(exercise, namespaces)
+        yield
+    finally:
+        if len(_GUARD.exercises) >= depth:
+            _GUARD.exit(depth)
+
+
+def is_library_shortcut(fn: object) -> bool:
+    """Return True if ``fn`` is one of the blocked library routines (or a guard's stand-in for one)."""
+    if hasattr(fn, "__library_shortcut__"):
+        return True
+    for module_name, name, *_ in (*_PYTHON_SHORTCUTS, *_reference_shortcuts()):
+        module = sys.modules.get(module_name)
+        if module is not None and vars(module).get(name) is fn:
+            return True
+    name = getattr(fn, "__name__", "")
+    return name in _TORCH_SHORTCUTS and getattr(fn, "__module__", None) in _TORCH_NAMESPACES
+
+
+# --------------------------------------------------------------------------------------------
+# Calling a student's function
+# --------------------------------------------------------------------------------------------
+
+
+def describe_value(value: Any) -> str:
+    """Return a short description: small 1-D arrays by value, other arrays by shape, scalars by repr."""
+    if _is_tensor(value):
+        return f"tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        if value.ndim == 1 and value.size <= 10:
+            return "[" + ", ".join(f"{v:.6g}" for v in value.tolist()) + "]"
+        return f"array of shape {value.shape}"
+    if isinstance(value, (list, tuple)) and len(value) > 10:
+        return f"{type(value).__name__} of length {len(value)}"
+    return repr(value)
+
+
+def describe_call(name: str, *args: Any, **kwargs: Any) -> str:
+    """Return ``name(arg=..., ...)`` with arrays described by shape, for messages."""
+    parts = [describe_value(a) for a in args] + [
+        f"{k}={describe_value(v)}" for k, v in kwargs.items()
+    ]
+    return f"{name}({', '.join(parts)})"
+
+
+def _describe_student_call(fn: Callable, args: tuple, kwargs: dict) -> str:
+    name = getattr(fn, "__name__", "your function")
+    try:
+        bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+        parts = [f"{key}={describe_value(value)}" for key, value in bound.arguments.items()]
+        return f"{name}({', '.join(parts)})"
+    except (TypeError, ValueError):
+        return describe_call(name, *args, **kwargs)
+
+
+def _student_line(exc: BaseException) -> str | None:
+    """Return 'line N: source' of the innermost frame outside numpy/torch/course_utils, if any."""
+    here = str(Path(__file__).resolve().parent)
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        filename = frame.filename or ""
+        if "site-packages" in filename or filename.startswith(here) or "<frozen" in filename:
+            continue
+        text = (frame.line or "").strip()
+        return f"line {frame.lineno}: {text}" if text else f"line {frame.lineno}"
+    return None
+
+
+def _snapshot(values: Sequence[Any]) -> list[tuple[int, np.ndarray]]:
+    return [(i, v.copy()) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+
+
+def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` under :func:`no_library_shortcuts`; any exception becomes an AssertionError naming the call.
+
+    Warnings are silenced, and changing an input array in place is reported as a mistake.
+    """
+    if not callable(fn):
+        raise AssertionError(
+            f"expected a function, got {type(fn).__name__} {fn!r}: did you overwrite the name?"
+        )
+    exercise = exercise or getattr(fn, "__name__", "exercise")
+    call = _describe_student_call(fn, args, kwargs)
+    if is_library_shortcut(fn):
+        raise LibraryShortcutError(
+            f"{call}: your function is a library routine; {_WHY['conv']}, so write it out yourself."
+        )
+    values = [*args, *kwargs.values()]
+    names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    before = _snapshot(values)
+    namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
+    try:
+        with quiet(), no_library_shortcuts(exercise, namespaces):
+            result = fn(*args, **kwargs)
+    except LibraryShortcutError as exc:
+        raise LibraryShortcutError(f"{call}: {exc}") from None
+    except Exception as exc:
+        where = _student_line(exc)
+        raise AssertionError(
+            f"{call} raised {type(exc).__name__}"
+            + (f": {exc}" if str(exc) else "")
+            + (f"\n  (in your code, {where})" if where else "")
+            + (
+                "\nReplace `raise NotImplementedError()` with your solution."
+                if isinstance(exc, NotImplementedError)
+                else ""
+            )
+        ) from exc
+    for index, original in before:
+        if not np.array_equal(values[index], original, equal_nan=True):
+            raise AssertionError(
+                f"{call} changed its input {names[index]} in place; work on a copy "
+                "(np.pad and arithmetic like x * 2 return new arrays)"
+            )
+    return result
+
+
+def expect_error(
+    fn: Callable,
+    *args: Any,
+    error: type[BaseException] = ValueError,
+    because: str = "",
+    mentions: Sequence[str] = (),
+    exercise: str | None = None,
+    **kwargs: Any,
+) -> BaseException:
+    """Assert ``fn(*args, **kwargs)`` raises ``error`` whose message contains one of ``mentions`` (case-insensitive); return it."""
+    exercise = exercise or getattr(fn, "__name__", "exercise")
+    call = _describe_student_call(fn, args, kwargs)
+    reason = f" ({because})" if because else ""
+    namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
+    try:
+        with quiet(), no_library_shortcuts(exercise, namespaces):
+            result = fn(*args, **kwargs)
+    except LibraryShortcutError as exc:
+        raise LibraryShortcutError(f"{call}: {exc}") from None
+    except error as exc:
+        message = str(exc)
+        if mentions and not any(word.lower() in message.lower() for word in mentions):
+            wanted = " or ".join(repr(word) for word in mentions)
+            raise AssertionError(
+                f"{call} raised {type(exc).__name__}({message!r}); good, but the message should name "
+                f"the problem{reason}: mention {wanted}"
+            ) from None
+        return exc
+    except Exception as exc:
+        extra = (
+            "; replace `raise NotImplementedError()` with your solution"
+            if isinstance(exc, NotImplementedError)
+            else ""
+        )
+        raise AssertionError(
+            f"{call} raised {type(exc).__name__}({exc}) but should raise {error.__name__}{reason}{extra}"
+        ) from exc
+    got = f"an array of shape {result.shape}" if isinstance(result, np.ndarray) else repr(result)
+    raise AssertionError(
+        f"{call} should raise {error.__name__}{reason}, but it returned {got}. "
+        f'Check the argument and `raise {error.__name__}("...")` naming it.'
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient checks (CS231n style)
+# --------------------------------------------------------------------------------------------
+
+
+def numeric_gradient(
+    f: Callable[[np.ndarray], Any], x: Any, dout: Any = None, h: float = 1e-6
+) -> np.ndarray:
+    """Return the central-difference gradient of ``f`` at ``x`` (same shape as x) for upstream ``dout``.
+
+    ``f`` maps an array to a scalar, or to an array when ``dout`` (shaped like ``f(x)``) weights
+    its entries: the result is d(sum(f(x) * dout))/dx. ``x`` itself is left unchanged.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if not (isinstance(h, (int, float)) and h > 0):
+        raise ValueError(f"h must be a positive number, got {h!r}")
+    point = np.array(x, dtype=np.float64)  # a copy: f sees a perturbed copy, never the caller's x
+    weights = None if dout is None else np.asarray(dout, dtype=np.float64)
+    grad = np.zeros_like(point)
+
+    def value() -> float:
+        out = np.asarray(f(point), dtype=np.float64)
+        if weights is None:
+            if out.size != 1:
+                raise ValueError(
+                    f"f returned shape {out.shape}; pass dout (the upstream gradient) for a vector-valued f"
+                )
+            return float(out.reshape(()))
+        if out.shape != weights.shape:
+            raise ValueError(f"dout has shape {weights.shape} but f(x) has shape {out.shape}")
+        return float(np.sum(out * weights))
+
+    with quiet():
+        for index in np.ndindex(point.shape):
+            saved = point[index]
+            point[index] = saved + h
+            plus = value()
+            point[index] = saved - h
+            minus = value()
+            point[index] = saved
+            grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+def gradient_relative_error(analytic: Any, numeric: Any) -> float:
+    """Return ``max|a - n| / max(|a| + |n|)`` (0 when both are 0) for gradients of the same shape."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic has shape {a.shape} but numeric has shape {n.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = float(np.max(np.abs(a) + np.abs(n)))
+    return float(np.max(np.abs(a - n)) / max(scale, TINY))
+
+
+GRADIENT_OK = 1e-7
+GRADIENT_WRONG = 1e-4
+
+
+def describe_gradient_error(err: float) -> str:
+    """Explain a relative gradient error: < 1e-7 correct, up to 1e-4 suspicious, above probably wrong."""
+    if not isinstance(err, (int, float, np.floating)) or math.isnan(err):
+        raise ValueError(f"err must be a number, got {err!r}")
+    if err < GRADIENT_OK:
+        return f"relative error {err:.2e} < {GRADIENT_OK:.0e}: the gradient is correct."
+    if err < GRADIENT_WRONG:
+        return (
+            f"relative error {err:.2e} is between {GRADIENT_OK:.0e} and {GRADIENT_WRONG:.0e}: "
+            "suspicious. Fine near kinks (ReLU, max) or with float32; otherwise look for a small mistake."
+        )
+    return (
+        f"relative error {err:.2e} > {GRADIENT_WRONG:.0e}: the gradient is probably wrong "
+        "(a missing term, a wrong index or a wrong sign)."
+    )
+
+
+def check_gradient(
+    analytic: Any, numeric: Any, name: str = "gradient", tolerance: float = GRADIENT_OK
+) -> float:
+    """Assert the relative error of ``analytic`` vs ``numeric`` is below ``tolerance``; return it."""
+    a = np.asarray(analytic, dtype=np.float64) if analytic is not None else None
+    n = np.asarray(numeric, dtype=np.float64)
+    if a is None:
+        raise AssertionError(f"{name} is None: did you forget to `return` it?")
+    if a.shape != n.shape:
+        raise AssertionError(
+            f"{name} has shape {a.shape} but should have the input's shape {n.shape}"
+        )
+    err = gradient_relative_error(a, n)
+    if not err < tolerance:
+        raise AssertionError(f"{name}: {describe_gradient_error(err)}")
+    return err
+
+
+__all__ = [
+    "GRADIENT_OK",
+    "GRADIENT_WRONG",
+    "LibraryShortcutError",
+    "assert_array_close",
+    "assert_int_equal",
+    "call_student",
+    "check_gradient",
+    "describe_call",
+    "describe_gradient_error",
+    "describe_value",
+    "expect_error",
+    "gradient_relative_error",
+    "is_library_shortcut",
+    "no_library_shortcuts",
+    "numeric_gradient",
+    "quiet",
+    "random_conv1d_case",
+    "random_conv2d_case",
+    "random_pool_case",
+    "shape_hint",
+    "tie_free",
+]
