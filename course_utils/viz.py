@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -108,11 +109,32 @@ def _start_diagram(ax, xlim, ylim):
     return ax.figure, ax, created, fontsize
 
 
+def _wrap(line: str, chars: int) -> list[str]:
+    """Break a title line after ", " or "; " or before " → " so phrases stay whole."""
+    tokens = re.split(r"(, |; | → )", line)
+    chunks, prefix = [], ""
+    for index in range(0, len(tokens), 2):
+        text = prefix + tokens[index]
+        separator = tokens[index + 1] if index + 1 < len(tokens) else ""
+        chunks.append(text if separator == " → " else text + separator.rstrip())
+        prefix = "→ " if separator == " → " else ""
+    lines, current = [], ""
+    for chunk in chunks:
+        candidate = f"{current} {chunk}" if current else chunk
+        if len(candidate) <= chars or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = chunk
+    lines.append(current)
+    return [part for wide in lines for part in (textwrap.wrap(wide, chars) or [""])]
+
+
 def _finish_diagram(fig: Figure, ax: Axes, created: bool, title: str) -> Figure | Axes:
     """Set ``title`` wrapped to the axes' width, make room for it, and return what the caller gets."""
     width_points = fig.get_figwidth() * ax.get_position().width * 72
     chars = max(30, int(width_points / (TITLE_FONTSIZE * 0.55)))
-    lines = [part for line in title.split("\n") for part in textwrap.wrap(line, chars) or [""]]
+    lines = [part for line in title.split("\n") for part in _wrap(line, chars)]
     ax.set_title("\n".join(lines), fontsize=TITLE_FONTSIZE)
     if not created:
         return ax
