@@ -575,15 +575,20 @@ class _BlockTorchShortcuts(TorchFunctionMode):
 
 
 class _Guard:
-    """Process-wide state of :func:`no_library_shortcuts`; patches once for nested guards."""
+    """Process-wide state of :func:`no_library_shortcuts`; patches once for nested guards.
+
+    A patch is ``(owner, name, original, blocker, owner_is_dict)``. Imports run while the guard
+    is on see the originals (the patches are lifted for the import and put back after it, with
+    any newly loaded module patched too), so no module copies a blocker into its namespace.
+    """
 
     def __init__(self) -> None:
         self.exercises: list[str] = []
-        self.saved: list[tuple[Any, str, Any, bool]] = []  # (owner, name, original, owner_is_dict)
+        self.patches: list[tuple[Any, str, Any, Callable, bool]] = []
         self.blocked: dict[int, tuple[Any, str, str]] = {}  # id(original) -> (original, what, why)
-        self.patched_modules: set[tuple[str, str]] = set()
         self.torch_mode: TorchFunctionMode | None = None
         self.original_import: Callable | None = None
+        self.importing = False
 
     @property
     def exercise(self) -> str:
@@ -599,58 +604,74 @@ class _Guard:
         blocked.__library_shortcut__ = original  # type: ignore[attr-defined]
         return blocked
 
-    def _patch(
-        self, owner: Any, name: str, what: str, why: str, owner_is_dict: bool = False
-    ) -> None:
-        original = owner[name] if owner_is_dict else getattr(owner, name)
-        if hasattr(original, "__library_shortcut__"):
+    def _is_patched(self, owner: Any, name: str) -> bool:
+        return any(p[0] is owner and p[1] == name for p in self.patches)
+
+    def _add(self, owner: Any, name: str, what: str, why: str, owner_is_dict: bool = False) -> None:
+        """Block ``owner.name`` (or ``owner[name]``) now and remember how to undo it."""
+        if self._is_patched(owner, name):
             return
+        original = owner[name] if owner_is_dict else getattr(owner, name)
+        original = getattr(original, "__library_shortcut__", original)
         self.blocked.setdefault(id(original), (original, what, why))
         blocker = self._blocker(original, what, why)
-        self.saved.append((owner, name, original, owner_is_dict))
-        if owner_is_dict:
-            owner[name] = blocker
-        else:
-            setattr(owner, name, blocker)
+        self.patches.append((owner, name, original, blocker, owner_is_dict))
+        self._set(owner, name, blocker, owner_is_dict)
 
-    def patch_loaded_modules(self) -> None:
-        """Patch every listed shortcut whose module is imported (scipy may arrive mid-guard)."""
+    @staticmethod
+    def _set(owner: Any, name: str, value: Any, owner_is_dict: bool) -> None:
+        if owner_is_dict:
+            owner[name] = value
+        else:
+            setattr(owner, name, value)
+
+    def add_loaded_modules(self) -> None:
+        """Block every listed shortcut whose module is imported."""
         for module_name, name, what, why in (*_PYTHON_SHORTCUTS, *_reference_shortcuts()):
             module = sys.modules.get(module_name)
-            if module is None or (module_name, name) in self.patched_modules:
-                continue
-            if name in vars(module):
-                self._patch(module, name, what, why)
-                self.patched_modules.add((module_name, name))
+            if module is not None and name in vars(module):
+                self._add(module, name, what, why)
 
-    def patch_namespace(self, namespace: dict[str, Any]) -> None:
+    def add_namespace(self, namespace: dict[str, Any]) -> None:
         """Block references to shortcuts captured in a namespace (``from numpy import convolve``)."""
         for name, value in list(namespace.items()):
-            entry = self.blocked.get(id(value))
-            if entry is not None and entry[0] is value:
-                self._patch(namespace, name, entry[1], entry[2], owner_is_dict=True)
+            entry = self.blocked.get(id(getattr(value, "__library_shortcut__", value)))
+            if entry is not None and entry[0] is getattr(value, "__library_shortcut__", value):
+                self._add(namespace, name, entry[1], entry[2], owner_is_dict=True)
+
+    def lift(self) -> None:
+        for owner, name, original, _, owner_is_dict in reversed(self.patches):
+            self._set(owner, name, original, owner_is_dict)
+
+    def reapply(self) -> None:
+        for owner, name, _, blocker, owner_is_dict in self.patches:
+            self._set(owner, name, blocker, owner_is_dict)
+
+    def guarded_import(self, *args: Any, **kwargs: Any) -> Any:
+        if self.importing or self.original_import is None:  # an import inside an import
+            return (self.original_import or builtins.__import__)(*args, **kwargs)
+        self.importing = True
+        self.lift()
+        try:
+            return self.original_import(*args, **kwargs)
+        finally:
+            self.importing = False
+            self.reapply()
+            self.add_loaded_modules()
 
     def enter(self, exercise: str, namespaces: Sequence[dict[str, Any]]) -> None:
         self.exercises.append(exercise)
         if len(self.exercises) == 1:
-            self.patched_modules = set()
-            self.patch_loaded_modules()
+            self.add_loaded_modules()
             self.original_import = builtins.__import__
-            original_import = self.original_import
-
-            def guarded_import(*args: Any, **kwargs: Any) -> Any:
-                module = original_import(*args, **kwargs)
-                self.patch_loaded_modules()
-                return module
-
-            builtins.__import__ = guarded_import
+            builtins.__import__ = self.guarded_import
             self.torch_mode = _BlockTorchShortcuts(self)
             self.torch_mode.__enter__()
         for namespace in namespaces:
-            self.patch_namespace(namespace)
+            self.add_namespace(namespace)
 
     def exit(self, depth: int) -> None:
-        # undo everything patched since this level was entered (LIFO), innermost first
+        """Leave guard level ``depth``; the outermost level restores everything."""
         if depth == 1:
             try:
                 if self.torch_mode is not None:
@@ -660,13 +681,8 @@ class _Guard:
                 if self.original_import is not None:
                     builtins.__import__ = self.original_import
                     self.original_import = None
-                while self.saved:
-                    owner, name, original, owner_is_dict = self.saved.pop()
-                    if owner_is_dict:
-                        owner[name] = original
-                    else:
-                        setattr(owner, name, original)
-                self.patched_modules = set()
+                self.lift()
+                self.patches = []
         self.exercises.pop()
 
 
