@@ -12,11 +12,14 @@ import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .validation import check_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch.utils.data import DataLoader
 
 # name -> file inside skimage/data/ (all shipped in the scikit-image wheel, no pooch needed)
 SKIMAGE_GRAY_IMAGES = {
@@ -147,7 +150,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def load_digits(as_tensors: bool = False, device: Any = None):
+def load_digits(as_tensors: bool = False, device: Any = None) -> tuple[Any, Any]:
     """Return scikit-learn's 1797 digits: images (N, 1, 8, 8) float32 in [0, 1], labels (N,) int64.
 
     With ``as_tensors=True`` both are torch tensors on ``device`` (default: the CPU);
@@ -170,7 +173,7 @@ def load_digits(as_tensors: bool = False, device: Any = None):
 
 def digits_dataloaders(
     batch_size: int = 64, test_fraction: float = 0.2, seed: int = 0, device: Any = None
-):
+) -> tuple[DataLoader, DataLoader]:
     """Return ``(train_loader, test_loader)`` over the digits: batches (B, 1, 8, 8) and (B,).
 
     The split is stratified and fixed by ``seed``; the training loader reshuffles each epoch

@@ -30,7 +30,10 @@ for _kernel in CLASSIC_KERNELS.values():
 FILTER_NAMES: tuple[str, ...] = (*CLASSIC_KERNELS, GRADIENT_MAGNITUDE)
 
 
-def _normalize_name(name: str) -> str:
+def normalize_filter_name(name: str) -> str:
+    """Return the key of ``FILTER_NAMES`` that ``name`` means ("Sobel_X" -> "sobel x")."""
+    if not isinstance(name, str):
+        raise TypeError(f"kernel name must be a str, got {type(name).__name__}")
     key = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
     if key not in FILTER_NAMES:
         raise ValueError(f"kernel: unknown filter {name!r}; choose one of {list(FILTER_NAMES)}")
@@ -41,7 +44,7 @@ def get_kernel(name: str) -> np.ndarray:
     """Return a writable copy of the (3, 3) kernel called ``name`` (case, "_" and "-" ignored)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    key = _normalize_name(name)
+    key = normalize_filter_name(name)
     if key == GRADIENT_MAGNITUDE:
         raise ValueError(
             f"name: {GRADIENT_MAGNITUDE!r} is not one kernel but sqrt(sobel_x^2 + sobel_y^2); "
@@ -68,7 +71,7 @@ def apply_filter(image: object, kernel: str | np.ndarray) -> np.ndarray:
     """
     image = check_array("image", image, (2, 3))
     if isinstance(kernel, str):
-        key = _normalize_name(kernel)
+        key = normalize_filter_name(kernel)
         if key == GRADIENT_MAGNITUDE:
             gx = _correlate_same(image, CLASSIC_KERNELS["sobel x"])
             gy = _correlate_same(image, CLASSIC_KERNELS["sobel y"])

@@ -78,6 +78,12 @@ def _format_value(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _signed(value: float) -> str:
+    """A value for a sum of products: negatives in parentheses, "2·(-1)"."""
+    text = _format_value(value)
+    return f"({text})" if value < 0 else text
+
+
 def _pair_text(pair: Sequence[int]) -> str:
     return str(pair[0]) if len(set(pair)) == 1 else "(" + ", ".join(str(v) for v in pair) + ")"
 
@@ -525,7 +531,7 @@ def show_feature_maps(
 
 def _filter_style(result: np.ndarray, spec, rgb: bool, low: float, high: float):
     """Display a filtered image: brightness-preserving kernels on the input's range, others around 0."""
-    if isinstance(spec, str) and spec.strip().lower() == filters.GRADIENT_MAGNITUDE:
+    if isinstance(spec, str) and filters.normalize_filter_name(spec) == filters.GRADIENT_MAGNITUDE:
         limit = float(np.percentile(result, 99.5)) or 1.0
         shown = np.clip(result / limit, 0, 1) if rgb else result
         return shown, ({} if rgb else {"cmap": "gray", "vmin": 0.0, "vmax": limit}), ""
@@ -692,11 +698,6 @@ def draw_conv1d(
         f"floor(({numerator})/{stride}) + 1 = {n_out}"
     )
     return _finish_diagram(fig, ax, created, title)
-
-
-def _signed(value: float) -> str:
-    text = _format_value(value)
-    return f"({text})" if value < 0 else text
 
 
 def draw_conv2d(

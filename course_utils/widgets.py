@@ -227,10 +227,16 @@ class ConvArithmeticExplorer:
 
 
 def conv_arithmetic_explorer(
-    input_size: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+    input_size: int = 7,
+    kernel_size: int = 3,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    *,
+    dims: int = 2,
 ) -> ConvArithmeticExplorer:
     """Return a :class:`ConvArithmeticExplorer` (display it, or its ``.widget``) for an n x n input."""
-    return ConvArithmeticExplorer(input_size, kernel_size, stride, padding, dilation)
+    return ConvArithmeticExplorer(input_size, kernel_size, stride, padding, dilation, dims)
 
 
 class FilterPlayground:
@@ -323,6 +329,6 @@ class FilterPlayground:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def filter_playground(image: object = None) -> FilterPlayground:
+def filter_playground(image: object = None, *, kernel: str = "sharpen") -> FilterPlayground:
     """Return a :class:`FilterPlayground` on ``image`` (H, W) or (H, W, 3); default: the camera man."""
-    return FilterPlayground(image)
+    return FilterPlayground(image, kernel)

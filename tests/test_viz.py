@@ -491,6 +491,8 @@ def test_plot_filter_bank_panels():
     fig = viz.plot_filter_bank(SMALL_IMAGE, kernels)
     titles = [ax.get_title() for ax in fig.axes if ax.images]
     assert titles == ["original", "sharpen", "my blur", "edges"]
+    spelled = viz.plot_filter_bank(SMALL_IMAGE, ["Gradient_Magnitude", "Sobel-X"])
+    assert spelled.axes[1].images[0].get_clim()[0] == 0.0, "a magnitude is shown from 0"
     rgb = viz.plot_filter_bank(RNG.random((16, 16, 3)), ["sobel x"])
     assert rgb.axes[1].images[0].get_array().shape == (16, 16, 3)
     with pytest.raises(TypeError, match="kernels must be a dict"):
