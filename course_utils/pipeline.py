@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable
@@ -380,20 +381,22 @@ def autograde(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     total, finished, started = len(students), [], time.perf_counter()
+    lock = threading.Lock()
 
     def grade(student: str) -> GradeResult:
         result = _grade_one(root, assignment, student, timeout, cell_timeout)
-        finished.append(result)
-        elapsed = time.perf_counter() - started
-        remaining = elapsed / len(finished) * (total - len(finished)) / max(jobs, 1)
         outcome = (
             f"{result.score:g}/{result.max_score:g}" if result.ok else f"FAILED: {result.reason}"
         )
         note = f" ({result.reason})" if result.ok and result.reason else ""
-        progress(
-            f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
-            f"; about {remaining:.0f} s left"
-        )
+        with lock:  # one whole line at a time when graders run in parallel
+            finished.append(result)
+            elapsed = time.perf_counter() - started
+            remaining = elapsed / len(finished) * (total - len(finished))
+            progress(
+                f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
+                f"; about {remaining:.0f} s left"
+            )
         return result
 
     if jobs == 1:
