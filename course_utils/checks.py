@@ -10,6 +10,7 @@ the stride ignored, ...). On success a checker prints one line.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from .grading import (
     expect_error,
     quiet,
     random_conv1d_case,
+    single_threaded_torch,
 )
 from .validation import check_int
 
@@ -54,6 +56,17 @@ DECK2_SAME_STRIDE2 = np.array([7.0, 16, 11])  # "same", stride 2: one zero, at t
 Bug = tuple[
     str, Callable[[], Any]
 ]  # (what the mistake is, a function giving that mistake's output)
+
+
+def _checker(check: Callable) -> Callable:
+    """Run a public checker with torch on one thread (its reference calls are tiny)."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with single_threaded_torch():
+            return check(*args, **kwargs)
+
+    return run
 
 
 def _check_cases(cases: str) -> str:
@@ -101,19 +114,31 @@ def _outputs(bugs: Sequence[Bug]) -> list[tuple[str, Any]]:
     return results
 
 
-def _diagnose(actual: Any, bugs: Sequence[Bug]) -> str | None:
-    """Return the likely mistake: a bug whose output equals ``actual``, else one whose shape does."""
+def _diagnose(
+    actual: Any, bugs: Sequence[Bug], expected_shape: tuple[int, ...] | None = None
+) -> str | None:
+    """Return the likely mistakes: the bugs whose output equals ``actual``, else those whose shape does.
+
+    The shape-only guess is made only when ``actual`` has the wrong shape.
+    """
     candidates = _outputs(bugs)
-    for message, output in candidates:
-        if _same(actual, output):
-            return f"Likely mistake: {message}"
+    matches = list(
+        dict.fromkeys(message for message, output in candidates if _same(actual, output))
+    )
+    if matches:
+        return "Likely mistake: " + "\n  or: ".join(matches)
     got = _as_float_array(actual)
-    if got is None:
+    if got is None or (expected_shape is not None and got.shape == tuple(expected_shape)):
         return None
-    for message, output in candidates:
-        shape = np.shape(output)
-        if shape and shape == got.shape:
-            return f"Your output has the shape this mistake gives: {message}"
+    shaped = list(
+        dict.fromkeys(
+            message
+            for message, output in candidates
+            if np.shape(output) and np.shape(output) == got.shape
+        )
+    )
+    if shaped:
+        return "Your output has the shape this mistake gives: " + "\n  or: ".join(shaped)
     return None
 
 
@@ -122,7 +147,9 @@ def _assert_close(actual: Any, expected: np.ndarray, name: str, bugs: Sequence[B
     try:
         assert_array_close(actual, expected, name=name)
     except AssertionError:
-        assert_array_close(actual, expected, name=name, hint=_diagnose(actual, bugs))
+        assert_array_close(
+            actual, expected, name=name, hint=_diagnose(actual, bugs, np.shape(expected))
+        )
 
 
 def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ()) -> None:
@@ -216,6 +243,7 @@ def _check_single_case(
     _assert_close(actual, expected, name, _single_bugs(xf, wf, expected))
 
 
+@_checker
 def check_conv1d_single(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (L,), w (K,)) -> (L-K+1,)``: the slides' examples (visible) or random 1-D cases (hidden)."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -311,6 +339,7 @@ def _check_size_case(fn: Callable, n: int, k: int, s: int, p: int, d: int, label
     _assert_int(actual, expected, name, _size_bugs(n, k, s, p, d))
 
 
+@_checker
 def check_conv_output_size(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(n, k, stride, padding, dilation) -> int`` against the floor formula: slides (visible) or random (hidden)."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -414,6 +443,7 @@ def _check_same_case(fn: Callable, n: int, k: int, s: int, d: int, label: str = 
     _assert_pair(actual, expected, name, _same_bugs(n, k, s, d))
 
 
+@_checker
 def check_same_padding(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(n, k, stride, dilation) -> (before, after)`` (TensorFlow's "same" rule, extra zero at the end)."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -500,6 +530,7 @@ def _check_transpose_case(
     _assert_int(actual, expected, name + label, _transpose_bugs(n, k, s, p, op, d))
 
 
+@_checker
 def check_conv_transpose_output_size(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(n, k, stride, padding, output_padding, dilation) -> int`` (PyTorch's formula) and its output_padding check."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -985,6 +1016,7 @@ def _hidden_conv1d_edges(feature: str) -> list[tuple[dict[str, Any], str]]:
     return edges[feature]
 
 
+@_checker
 def check_conv1d(
     fn: Callable, feature: str = "single_channel", cases: str = "visible", seed: int = 0
 ) -> None:
@@ -1004,6 +1036,7 @@ def _check_conv1d_feature(
     exercise: str,
     extra_bugs: Callable[[dict[str, Any], np.ndarray], list[Bug]] | None = None,
     report: bool = True,
+    random_cases: int = HIDDEN_RANDOM_CASES,
 ) -> int:
     if feature not in CONV1D_FEATURES:
         raise ValueError(f"feature must be one of {CONV1D_FEATURES}, got {feature!r}")
@@ -1013,8 +1046,7 @@ def _check_conv1d_feature(
     else:
         rng = np.random.default_rng(seed)
         selected = [
-            (random_conv1d_case(rng, **_FEATURE_CASES[feature]), "")
-            for _ in range(HIDDEN_RANDOM_CASES)
+            (random_conv1d_case(rng, **_FEATURE_CASES[feature]), "") for _ in range(random_cases)
         ]
         selected += _hidden_conv1d_edges(feature)
     for case, label in selected:
@@ -1148,6 +1180,7 @@ def _legal_edges(function: str) -> list[tuple[tuple, dict[str, Any], Any]]:
     return []
 
 
+@_checker
 def check_argument_errors(fn: Callable, function: str = "conv1d", cases: str = "visible") -> None:
     """Check that ``fn`` (the student's ``function``) raises ValueError naming the problem for illegal arguments.
 
@@ -1225,6 +1258,7 @@ def _check_im2col_case(
     )
 
 
+@_checker
 def check_im2col_1d(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (N, C, L), k, stride, dilation) -> (N, C*k, L_out)``, channel-major rows, one column per output."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -1295,11 +1329,18 @@ def _reshape_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
             dilation=case["dilation"],
         )
 
+    no_bias = expected if b is None else expected - b[None, :, None]
+    bias = 0.0 if b is None else b[None, :, None]
     return [
         (
             "wrong reshape of the product: (C_out, N*L_out) was reshaped straight to (N, C_out, L_out). "
             "Reshape to (C_out, N, L_out) and transpose, or use W @ cols with cols of shape "
             "(N, C_in*K, L_out) to get (N, C_out, L_out) directly.",
+            lambda: no_bias.transpose(1, 0, 2).reshape(n, c_out, l_out) + bias,
+        ),
+        (
+            "wrong reshape of the product: (C_out, N*L_out) was reshaped straight to (N, C_out, L_out). "
+            "Reshape to (C_out, N, L_out) and transpose.",
             lambda: expected.transpose(1, 0, 2).reshape(n, c_out, l_out),
         ),
         (
@@ -1314,6 +1355,7 @@ def _reshape_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     ]
 
 
+@_checker
 def check_conv1d_im2col(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn`` (conv1d as ONE matrix product on im2col_1d's columns) matches conv1d; visible cases also check it uses im2col_1d once and not conv1d."""
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
@@ -1331,6 +1373,7 @@ def check_conv1d_im2col(fn: Callable, cases: str = "visible", seed: int = 0) -> 
             exercise="conv1d_im2col",
             extra_bugs=_reshape_bugs,
             report=False,
+            random_cases=HIDDEN_RANDOM_CASES // 3,  # conv1d's own tests cover each feature in depth
         )
     if cases == "visible":
         for case, label in [

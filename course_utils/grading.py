@@ -48,6 +48,24 @@ SMALL_ARRAY = 20  # arrays up to this many entries are printed in full in messag
 
 
 @contextlib.contextmanager
+def single_threaded_torch() -> Iterator[None]:
+    """Run torch on one CPU thread inside the block: the graders' tiny float64 ops only lose from threads.
+
+    On a busy machine (several autograding kernels on few cores) a thread pool on operations of a
+    few hundred numbers is many times slower than one thread.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence Python warnings and numpy floating-point warnings (stderr zeroes an nbgrader cell)."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -585,10 +603,15 @@ class _Guard:
     def __init__(self) -> None:
         self.exercises: list[str] = []
         self.patches: list[tuple[Any, str, Any, Callable, bool]] = []
+        self.patched: set[tuple[int, str]] = set()  # (id(owner), name) of every entry in patches
         self.blocked: dict[int, tuple[Any, str, str]] = {}  # id(original) -> (original, what, why)
         self.torch_mode: TorchFunctionMode | None = None
         self.original_import: Callable | None = None
         self.importing = False
+        self.shortcuts: tuple[tuple[str, str, str, str], ...] = ()
+        self.blockers: dict[
+            tuple[int, str], Callable
+        ] = {}  # reused: they read the exercise at call time
 
     @property
     def exercise(self) -> str:
@@ -604,18 +627,18 @@ class _Guard:
         blocked.__library_shortcut__ = original  # type: ignore[attr-defined]
         return blocked
 
-    def _is_patched(self, owner: Any, name: str) -> bool:
-        return any(p[0] is owner and p[1] == name for p in self.patches)
-
     def _add(self, owner: Any, name: str, what: str, why: str, owner_is_dict: bool = False) -> None:
         """Block ``owner.name`` (or ``owner[name]``) now and remember how to undo it."""
-        if self._is_patched(owner, name):
+        if (id(owner), name) in self.patched:
             return
         original = owner[name] if owner_is_dict else getattr(owner, name)
         original = getattr(original, "__library_shortcut__", original)
         self.blocked.setdefault(id(original), (original, what, why))
-        blocker = self._blocker(original, what, why)
+        blocker = self.blockers.get((id(original), what))
+        if blocker is None or blocker.__library_shortcut__ is not original:  # type: ignore[attr-defined]
+            blocker = self.blockers[(id(original), what)] = self._blocker(original, what, why)
         self.patches.append((owner, name, original, blocker, owner_is_dict))
+        self.patched.add((id(owner), name))
         self._set(owner, name, blocker, owner_is_dict)
 
     @staticmethod
@@ -627,7 +650,7 @@ class _Guard:
 
     def add_loaded_modules(self) -> None:
         """Block every listed shortcut whose module is imported."""
-        for module_name, name, what, why in (*_PYTHON_SHORTCUTS, *_reference_shortcuts()):
+        for module_name, name, what, why in self.shortcuts:
             module = sys.modules.get(module_name)
             if module is not None and name in vars(module):
                 self._add(module, name, what, why)
@@ -662,6 +685,7 @@ class _Guard:
     def enter(self, exercise: str, namespaces: Sequence[dict[str, Any]]) -> None:
         self.exercises.append(exercise)
         if len(self.exercises) == 1:
+            self.shortcuts = (*_PYTHON_SHORTCUTS, *_reference_shortcuts())
             self.add_loaded_modules()
             self.original_import = builtins.__import__
             builtins.__import__ = self.guarded_import
@@ -683,6 +707,7 @@ class _Guard:
                     self.original_import = None
                 self.lift()
                 self.patches = []
+                self.patched = set()
         self.exercises.pop()
 
 
@@ -775,8 +800,13 @@ def _student_line(exc: BaseException) -> str | None:
     return None
 
 
-def _snapshot(values: Sequence[Any]) -> list[tuple[int, np.ndarray]]:
-    return [(i, v.copy()) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+def _private_copies(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Copy array arguments, so a student's in-place change cannot reach the grader's arrays."""
+
+    def copy(value: Any) -> Any:
+        return value.copy() if isinstance(value, np.ndarray) else value
+
+    return tuple(copy(a) for a in args), {k: copy(v) for k, v in kwargs.items()}
 
 
 def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs: Any) -> Any:
@@ -794,13 +824,11 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
         raise LibraryShortcutError(
             f"{call}: your function is a library routine; {_WHY['conv']}, so write it out yourself."
         )
-    values = [*args, *kwargs.values()]
-    names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
-    before = _snapshot(values)
+    given_args, given_kwargs = _private_copies(args, kwargs)
     namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
     try:
         with quiet(), no_library_shortcuts(exercise, namespaces):
-            result = fn(*args, **kwargs)
+            result = fn(*given_args, **given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
     except Exception as exc:
@@ -815,10 +843,12 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
                 else ""
             )
         ) from exc
-    for index, original in before:
-        if not np.array_equal(values[index], original, equal_nan=True):
+    names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    given = [*given_args, *given_kwargs.values()]
+    for name, original, seen in zip(names, [*args, *kwargs.values()], given, strict=True):
+        if isinstance(original, np.ndarray) and not np.array_equal(seen, original, equal_nan=True):
             raise AssertionError(
-                f"{call} changed its input {names[index]} in place; work on a copy "
+                f"{call} changed its input {name} in place; work on a copy "
                 "(np.pad and arithmetic like x * 2 return new arrays)"
             )
     return result
@@ -837,10 +867,11 @@ def expect_error(
     exercise = exercise or getattr(fn, "__name__", "exercise")
     call = _describe_student_call(fn, args, kwargs)
     reason = f" ({because})" if because else ""
+    given_args, given_kwargs = _private_copies(args, kwargs)
     namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
     try:
         with quiet(), no_library_shortcuts(exercise, namespaces):
-            result = fn(*args, **kwargs)
+            result = fn(*given_args, **given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
     except error as exc:
@@ -985,5 +1016,6 @@ __all__ = [
     "random_conv2d_case",
     "random_pool_case",
     "shape_hint",
+    "single_threaded_torch",
     "tie_free",
 ]

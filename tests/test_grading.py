@@ -359,8 +359,19 @@ def test_call_student_reports_in_place_changes():
         x[1] = -1.0
         return x
 
+    mine = X1.copy()
     with pytest.raises(AssertionError, match="changed its input argument 1 in place"):
-        grading.call_student(pads_in_place, X1.copy(), W1)
+        grading.call_student(pads_in_place, mine, W1)
+    np.testing.assert_array_equal(
+        mine, X1
+    )  # the student worked on a copy: the grader's array is intact
+
+
+def test_single_threaded_torch_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with grading.single_threaded_torch():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
 
 
 def test_call_student_silences_warnings():

@@ -1,0 +1,493 @@
+"""Assignment 1 (solutions/assignment1/conv1d.ipynb): deliberately buggy solutions must lose points.
+
+Each bug edits one solution cell of the source notebook (the other solutions stay correct); the
+notebook's code cells, hidden tests included, then run in this process (no Jupyter kernel) and are
+scored as nbgrader scores them: a test cell earns its points iff it raises nothing and writes
+nothing to stderr. Also checked here: the correct notebook earns every point, the release
+(solutions cleared, hidden tests removed) earns none, and the points table in the title cell
+matches the nbgrader metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.notebooks import read_notebook, volatile_parts
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "assignment1" / "conv1d.ipynb"
+SETUP_CELL = "import numpy as np\nimport course_utils as cu\ndevice = cu.setup(seed=0)"
+SOURCE = read_notebook(NOTEBOOK)
+
+
+def _nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _test_cells(notebook) -> dict[str, int]:
+    """grade_id -> points of the autograded (code) test cells."""
+    return {
+        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
+        for c in notebook.cells
+        if c.cell_type == "code" and _nbgrader(c).get("grade")
+    }
+
+
+TEST_POINTS = _test_cells(SOURCE)
+AUTOGRADED_TOTAL = sum(TEST_POINTS.values())
+
+
+@dataclass
+class Result:
+    """What a run of the notebook earned: passing test cells and each failing cell's error."""
+
+    passed: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> int:
+        return sum(TEST_POINTS[g] for g in self.passed)
+
+
+def run_notebook(notebook, sources: dict[str, str] | None = None) -> Result:
+    """Execute the code cells in order in one namespace (``sources`` replaces cells by id); score the test cells."""
+    sources = sources or {}
+    namespace: dict = {"__name__": "__main__"}
+    result = Result()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        source = sources.get(cell.id, cell.source)
+        stderr = io.StringIO()
+        error = None
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(stderr),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("always")  # a warning printed to stderr zeroes a cell in nbgrader
+            try:
+                exec(compile(source, f"<cell {cell.id}>", "exec"), namespace)
+            except Exception as exc:  # nbgrader records the error and runs on
+                error = f"{type(exc).__name__}: {exc}"
+        if stderr.getvalue() and error is None:
+            error = f"stderr: {stderr.getvalue()}"
+        if _nbgrader(cell).get("grade"):
+            if error is None:
+                result.passed.add(_nbgrader(cell)["grade_id"])
+            else:
+                result.failed[_nbgrader(cell)["grade_id"]] = error
+    return result
+
+
+# --------------------------------------------------------------------------------- the bugs
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A mistake made in one solution cell: ``edits`` are (old, new) replacements; old=None appends new."""
+
+    cell: str
+    edits: tuple[tuple[str | None, str], ...]
+    must_fail: frozenset[str]
+
+
+def bug(cell: str, *edits: tuple[str | None, str], fails: str) -> Bug:
+    return Bug(cell, tuple(edits), frozenset(fails.split()))
+
+
+def remove(text: str) -> tuple[str, str]:
+    return (text, "")
+
+
+STRIDE_CHECK = (
+    'if stride < 1:\n        raise ValueError(f"stride must be >= 1, got {stride}")\n    '
+)
+DILATION_CHECK = (
+    'if dilation < 1:\n        raise ValueError(f"dilation must be >= 1, got {dilation}")\n    '
+)
+
+BUGS: dict[str, Bug] = {
+    # Part A
+    "conv1d_single: off by one (range(L - K))": bug(
+        "conv1d-single",
+        ("for t in range(length - k + 1):", "for t in range(length - k):"),
+        fails="test_conv1d_single",
+    ),
+    "conv1d_single: flipped kernel (convolution)": bug(
+        "conv1d-single",
+        ("y[t] += w[i] * x[t + i]", "y[t] += w[k - 1 - i] * x[t + i]"),
+        fails="test_conv1d_single",
+    ),
+    "conv1d_single: integer output for integer input (np.zeros_like)": bug(
+        "conv1d-single",
+        ("x = np.asarray(x, dtype=float)", "x = np.asarray(x)"),
+        ("y = np.zeros(length - k + 1)", "y = np.zeros_like(x, shape=(length - k + 1,))"),
+        fails="test_conv1d_single",
+    ),
+    "conv1d_single: np.convolve shortcut (captured reference)": bug(
+        "conv1d-single",
+        (
+            None,
+            "from numpy import convolve as _convolve\n\n\ndef conv1d_single(x, w):\n    return _convolve(x, w[::-1], 'valid')",
+        ),
+        fails="test_conv1d_single",
+    ),
+    # Part B
+    "conv_output_size: ceil instead of floor": bug(
+        "conv-output-size",
+        (
+            "return (n + 2 * padding - span) // stride + 1",
+            "return -(-(n + 2 * padding - span) // stride) + 1",
+        ),
+        fails="test_conv_output_size",
+    ),
+    "conv_output_size: padding counted once": bug(
+        "conv-output-size",
+        (
+            "return (n + 2 * padding - span) // stride + 1",
+            "return (n + padding - span) // stride + 1",
+        ),
+        fails="test_conv_output_size",
+    ),
+    "conv_output_size: dilation ignored": bug(
+        "conv-output-size",
+        ("span = dilation * (k - 1) + 1  # inputs", "span = k  # inputs"),
+        fails="test_conv_output_size",
+    ),
+    "conv_output_size: missing stride check": bug(
+        "conv-output-size", remove(STRIDE_CHECK), fails="test_conv_output_size_errors"
+    ),
+    "conv_output_size: missing kernel-length check": bug(
+        "conv-output-size",
+        remove(
+            'if span > n + 2 * padding:\n        raise ValueError(f"kernel (span {span}) is larger than the padded input ({n} + 2*{padding})")\n    '
+        ),
+        fails="test_conv_output_size_errors",
+    ),
+    "conv_output_size: uses course_utils.arithmetic": bug(
+        "conv-output-size",
+        (
+            None,
+            "def conv_output_size(n, k, stride=1, padding=0, dilation=1):\n"
+            "    return cu.arithmetic.conv_output_size(n, k, stride, padding, dilation)",
+        ),
+        fails="test_conv_output_size test_conv_output_size_errors",
+    ),
+    "same_padding: extra zero first": bug(
+        "same-padding",
+        ("return total // 2, total - total // 2", "return total - total // 2, total // 2"),
+        fails="test_same_padding test_conv1d_padding_modes test_conv1d_im2col",
+    ),
+    "same_padding: total not clamped at 0": bug(
+        "same-padding",
+        ("total = max((out - 1) * stride + span - n, 0)", "total = (out - 1) * stride + span - n"),
+        fails="test_same_padding test_conv1d_padding_modes",
+    ),
+    "same_padding: floor instead of ceil for the output": bug(
+        "same-padding",
+        ("out = -(-n // stride)", "out = n // stride"),
+        fails="test_same_padding test_conv1d_padding_modes",
+    ),
+    "same_padding: stride ignored (total k - 1)": bug(
+        "same-padding",
+        ("total = max((out - 1) * stride + span - n, 0)", "total = span - 1"),
+        fails="test_same_padding test_conv1d_padding_modes",
+    ),
+    # Part C
+    "conv1d: padding on one side only": bug(
+        "conv1d",
+        ("[(before, after)])", "[(before + after, 0)])"),
+        fails="test_conv1d_stride_padding test_conv1d_padding_modes test_conv1d_im2col",
+    ),
+    "conv1d: stride ignored": bug(
+        "conv1d",
+        ("start = t * stride", "start = t"),
+        fails="test_conv1d_stride_padding test_conv1d_padding_modes",
+    ),
+    "conv1d: dilation ignored": bug(
+        "conv1d",
+        (
+            "window = x_pad[:, :, start : start + span : dilation]",
+            "window = x_pad[:, :, start : start + k]",
+        ),
+        fails="test_conv1d_dilation",
+    ),
+    "conv1d: bias missing": bug(
+        "conv1d",
+        ("y += np.asarray(b, dtype=float)[None, :, None]", "pass"),
+        fails="test_conv1d_channels_bias",
+    ),
+    "conv1d: only the first input channel": bug(
+        "conv1d", ("for c in range(c_in):", "for c in range(1):"), fails="test_conv1d_channels_bias"
+    ),
+    "conv1d: overwrite instead of accumulate across channels": bug(
+        "conv1d",
+        (
+            "y[:, :, t] += window[:, c, :] @ w[:, c, :].T",
+            "y[:, :, t] = window[:, c, :] @ w[:, c, :].T",
+        ),
+        fails="test_conv1d_channels_bias",
+    ),
+    "conv1d: kernel flipped (convolution)": bug(
+        "conv1d",
+        (
+            "y[:, :, t] += window[:, c, :] @ w[:, c, :].T",
+            "y[:, :, t] += window[:, c, ::-1] @ w[:, c, :].T",
+        ),
+        fails="test_conv1d_single_channel test_conv1d_channels_bias test_conv1d_stride_padding",
+    ),
+    "conv1d: 'full' ignores the dilation": bug(
+        "conv1d",
+        ("before = after = dilation * (k - 1)", "before = after = k - 1"),
+        fails="test_conv1d_padding_modes test_conv1d_im2col",
+    ),
+    "conv1d: 'valid' and 'full' swapped": bug(
+        "conv1d",
+        ('if padding == "valid":', 'if padding == "full":'),
+        ('elif padding == "full":', 'elif padding == "valid":'),
+        fails="test_conv1d_padding_modes",
+    ),
+    "conv1d: missing channel check": bug(
+        "conv1d",
+        remove(
+            'if x.shape[1] != c_in:\n        raise ValueError(f"channel mismatch: x has {x.shape[1]} channels, w expects {c_in}")\n    x_pad'
+        ),
+        (
+            "= pad_1d(x, k, stride, padding, dilation)\n    span",
+            "x_pad = pad_1d(x, k, stride, padding, dilation)\n    span",
+        ),
+        fails="test_conv1d_errors",
+    ),
+    "conv1d: unknown padding mode accepted": bug(
+        "conv1d",
+        (
+            "raise ValueError(f\"unknown padding mode {padding!r}: use an int, 'valid', 'same' or 'full'\")",
+            "before = after = 0",
+        ),
+        fails="test_conv1d_errors",
+    ),
+    "conv1d: missing negative-padding check": bug(
+        "conv1d",
+        (
+            'elif padding < 0:\n        raise ValueError(f"padding must be >= 0, got {padding}")\n    else:',
+            "else:",
+        ),
+        fails="test_conv1d_errors",
+    ),
+    "conv1d: missing kernel-length check": bug(
+        "conv1d",
+        remove(
+            'if span > x_pad.shape[-1]:\n        raise ValueError(f"kernel (span {span}) is larger than the padded input ({x_pad.shape[-1]})")\n    '
+        ),
+        fails="test_conv1d_errors",
+    ),
+    "conv1d: missing dilation check": bug(
+        "conv1d", remove(DILATION_CHECK), fails="test_conv1d_errors"
+    ),
+    "conv1d: torch.nn.functional.conv1d shortcut": bug(
+        "conv1d",
+        (
+            None,
+            "import torch\n\n\ndef conv1d(x, w, b=None, stride=1, padding=0, dilation=1):\n"
+            "    t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)\n"
+            "    return torch.nn.functional.conv1d(t(x), t(w), t(b), stride, padding, dilation).numpy()",
+        ),
+        fails="test_conv1d_single_channel test_conv1d_channels_bias test_conv1d_dilation",
+    ),
+    # Part D
+    "im2col_1d: kernel-major rows": bug(
+        "im2col-1d",
+        ("cols = np.empty((n, c, k, l_out))", "cols = np.empty((n, k, c, l_out))"),
+        ("cols[:, :, i, :] = x", "cols[:, i, :, :] = x"),
+        fails="test_im2col_1d test_conv1d_im2col",
+    ),
+    "im2col_1d: stride ignored": bug(
+        "im2col-1d",
+        ("start : start + (l_out - 1) * stride + 1 : stride]", "start : start + l_out]"),
+        fails="test_im2col_1d test_conv1d_im2col",
+    ),
+    "im2col_1d: dilation ignored": bug(
+        "im2col-1d",
+        ("start = i * dilation", "start = i"),
+        fails="test_im2col_1d test_conv1d_im2col",
+    ),
+    "im2col_1d: missing kernel-length check": bug(
+        "im2col-1d",
+        remove(
+            'if span > length:\n        raise ValueError(f"kernel (span {span}) is larger than the input ({length})")\n    '
+        ),
+        fails="test_im2col_1d",
+    ),
+    "conv1d_im2col: wrong reshape of the product": bug(
+        "conv1d-im2col",
+        (
+            "y = w.reshape(c_out, c_in * k) @ cols",
+            "y = (w.reshape(c_out, c_in * k) @ cols.transpose(1, 0, 2).reshape(c_in * k, -1)).reshape(x.shape[0], c_out, -1)",
+        ),
+        fails="test_conv1d_im2col",
+    ),
+    "conv1d_im2col: weights flattened tap first": bug(
+        "conv1d-im2col",
+        (
+            "y = w.reshape(c_out, c_in * k) @ cols",
+            "y = w.transpose(0, 2, 1).reshape(c_out, c_in * k) @ cols",
+        ),
+        fails="test_conv1d_im2col",
+    ),
+    "conv1d_im2col: calls the loop version": bug(
+        "conv1d-im2col",
+        (
+            "y = w.reshape(c_out, c_in * k) @ cols",
+            "y = conv1d(x, w, None, stride, padding, dilation)",
+        ),
+        fails="test_conv1d_im2col",
+    ),
+    "conv1d_im2col: bias on the wrong axis": bug(
+        "conv1d-im2col",
+        ("y = y + np.asarray(b, dtype=float)[:, None]", "y = y + np.asarray(b, dtype=float)"),
+        fails="test_conv1d_im2col",
+    ),
+    # Part E
+    "conv_transpose_output_size: output_padding ignored": bug(
+        "conv-transpose-output-size",
+        ("+ dilation * (k - 1) + output_padding + 1", "+ dilation * (k - 1) + 1"),
+        fails="test_conv_transpose_output_size",
+    ),
+    "conv_transpose_output_size: missing output_padding check": bug(
+        "conv-transpose-output-size",
+        ("if output_padding >= max(stride, dilation):", "if False:"),
+        fails="test_conv_transpose_output_size",
+    ),
+    "conv_transpose_output_size: dilation ignored": bug(
+        "conv-transpose-output-size",
+        ("- 2 * padding + dilation * (k - 1) +", "- 2 * padding + (k - 1) +"),
+        fails="test_conv_transpose_output_size",
+    ),
+    "conv_transpose_output_size: padding counted once": bug(
+        "conv-transpose-output-size",
+        ("- 2 * padding + dilation", "- padding + dilation"),
+        fails="test_conv_transpose_output_size",
+    ),
+}
+
+
+def buggy_source(bug: Bug) -> str:
+    cells = {cell.id: cell for cell in SOURCE.cells}
+    assert bug.cell in cells and _nbgrader(cells[bug.cell]).get("solution"), (
+        f"{bug.cell} is not a solution cell"
+    )
+    source = cells[bug.cell].source
+    for old, new in bug.edits:
+        if old is None:
+            source = f"{source}\n\n\n{new}\n"
+            continue
+        assert source.count(old) == 1, (
+            f"{old!r} must occur once in cell {bug.cell} (the solution changed?)"
+        )
+        source = source.replace(old, new)
+    return source
+
+
+def test_correct_solutions_earn_every_point_without_stderr():
+    result = run_notebook(SOURCE)
+    assert result.failed == {}
+    assert result.score == AUTOGRADED_TOTAL
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_buggy_solution_loses_points(name):
+    bug = BUGS[name]
+    result = run_notebook(SOURCE, {bug.cell: buggy_source(bug)})
+    assert result.score < AUTOGRADED_TOTAL, f"{name}: the tests did not notice"
+    missed = bug.must_fail - set(result.failed)
+    assert not missed, f"{name}: expected {sorted(missed)} to fail; failed: {sorted(result.failed)}"
+    assert bug.must_fail <= set(TEST_POINTS)
+
+
+def test_enough_bugs_cover_every_test_cell():
+    assert len(BUGS) >= 15
+    assert set().union(*(b.must_fail for b in BUGS.values())) == set(TEST_POINTS)
+
+
+def test_release_version_earns_no_points():
+    """What `nbgrader generate_assignment` gives students: every test cell fails (validate --invert)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    release = copy.deepcopy(SOURCE)
+    resources = {"language": "python"}
+    release, resources = ClearSolutions().preprocess(release, resources)
+    release, resources = ClearHiddenTests().preprocess(release, resources)
+    assert "BEGIN HIDDEN TESTS" not in "".join(c.source for c in release.cells)
+    result = run_notebook(release)
+    assert result.score == 0
+    assert set(result.failed) == set(TEST_POINTS)
+
+
+# --------------------------------------------------------------------------------- the notebook's structure
+
+
+def test_points_table_matches_the_nbgrader_metadata():
+    title = SOURCE.cells[0].source
+    rows = re.findall(r"^\|[^|]*\|[^|]*\| `(\w+)` \| (\d+) \|$", title, re.M)
+    table = {grade_id: int(points) for grade_id, points in rows}
+    graded = {
+        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
+        for c in SOURCE.cells
+        if _nbgrader(c).get("grade")
+    }
+    assert table == graded
+    total = re.search(r"\*\*Total\*\* \| \| \*\*(\d+)\*\*", title)
+    assert total and int(total.group(1)) == sum(graded.values())
+    auto = re.search(r"(\d+) points are graded automatically, (\d+) by hand", title)
+    assert auto and int(auto.group(1)) == AUTOGRADED_TOTAL
+    assert int(auto.group(2)) == sum(graded.values()) - AUTOGRADED_TOTAL
+
+
+def test_cells_have_unique_ids_and_nbgrader_metadata():
+    ids = [cell.id for cell in SOURCE.cells]
+    grade_ids = [_nbgrader(cell).get("grade_id") for cell in SOURCE.cells]
+    assert len(set(ids)) == len(ids) and len(set(grade_ids)) == len(grade_ids)
+    for cell in SOURCE.cells:
+        meta = _nbgrader(cell)
+        assert meta.get("schema_version") == 3 and meta.get("task") is False, cell.id
+        assert cell.id == meta["grade_id"].replace("_", "-")
+        if meta["solution"]:
+            assert not meta["locked"]
+            if cell.cell_type == "code":
+                assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        else:
+            assert meta["locked"], f"{cell.id}: instructions and tests are read-only"
+        if meta["grade"] and cell.cell_type == "code":
+            assert cell.source.startswith('"""') and "### BEGIN HIDDEN TESTS" in cell.source, (
+                cell.id
+            )
+        if meta["grade"]:
+            assert meta["points"] > 0
+        else:
+            assert "points" not in meta
+
+
+def test_notebook_is_clean_and_starts_with_the_setup_cell():
+    assert volatile_parts(SOURCE) == []
+    assert SOURCE.metadata.kernelspec.name == "python3"
+    assert dict(SOURCE.metadata.language_info) == {"name": "python"}
+    first_code = next(c for c in SOURCE.cells if c.cell_type == "code")
+    assert first_code.source == SETUP_CELL
+    nbformat.validate(SOURCE)
+
+
+def test_manually_graded_answers_are_markdown():
+    answers = [
+        c for c in SOURCE.cells if _nbgrader(c).get("grade") and _nbgrader(c).get("solution")
+    ]
+    assert len(answers) == 2
+    assert all(c.cell_type == "markdown" and _nbgrader(c)["points"] == 2 for c in answers)
