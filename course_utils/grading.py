@@ -243,6 +243,10 @@ def assert_array_close(
     ]
     if expected.size <= SMALL_ARRAY:
         lines += [f"expected: {_format_values(expected)}", f"got:      {_format_values(got)}"]
+    if original_dtype == np.float32 or original_dtype == np.float16:
+        lines.append(
+            f"{name} is {original_dtype}: compute in float64 (numpy's default) for this precision."
+        )
     lines += [truncated, _hint_text(hint, expected.shape, got.shape)]
     _fail(lines)
 

@@ -129,6 +129,12 @@ def test_small_arrays_are_printed_in_full_and_integer_truncation_is_explained():
     assert "integer dtype" in message and "np.zeros_like" in message
 
 
+def test_float32_results_are_told_to_use_float64():
+    expected = np.array([1 / 3, 2 / 3])
+    with pytest.raises(AssertionError, match="is float32: compute in float64"):
+        assert_array_close(expected.astype(np.float32), expected, rtol=1e-9)
+
+
 def test_assert_int_equal_messages():
     grading.assert_int_equal(5, 5)
     grading.assert_int_equal(np.int64(5), 5)
