@@ -42,7 +42,7 @@ ERROR_FUNCTIONS = (
 )
 HIDDEN_RANDOM_CASES = 40  # per hidden checker call: enough to hit every branch, fast with loops
 
-# The slides' examples. Deck 001: "Convolutional Neural Networks" (box filter); deck 002: CS5242 (NUS).
+# The slides' examples. Lecture 1: "Convolutional Neural Networks" (box filter); Lecture 2: CS5242 (NUS).
 BOX_SIGNAL = np.array([4.0, 3, 2, -5, 3, 5, 2, 5, 5, 6])
 BOX_KERNEL = np.full(3, 1 / 3)
 BOX_VALID = np.array([3.0, 0, 0, 1, 10 / 3, 4, 4, 16 / 3])
@@ -252,14 +252,14 @@ def check_conv1d_single(fn: Callable, cases: str = "visible", seed: int = 0) -> 
         _assert_close(
             call_student(fn, BOX_SIGNAL, BOX_KERNEL, exercise="conv1d_single"),
             BOX_VALID,
-            "conv1d_single(f, g) for deck 001's box filter f=[4, 3, 2, -5, 3, 5, 2, 5, 5, 6], g=[1/3]*3",
+            "conv1d_single(f, g) for Lecture 1's box filter f=[4, 3, 2, -5, 3, 5, 2, 5, 5, 6], g=[1/3]*3",
             _single_bugs(BOX_SIGNAL, BOX_KERNEL, BOX_VALID),
         )
         _check_single_case(
             fn,
             DECK2_X,
             DECK2_W,
-            "conv1d_single(x=[1, 0, 2, 2, 3, 1], w=[3, 2, 2]) (deck 002, 'valid')",
+            "conv1d_single(x=[1, 0, 2, 2, 3, 1], w=[3, 2, 2]) (Lecture 2, 'valid')",
         )
         small = [
             (
@@ -345,13 +345,13 @@ def check_conv_output_size(fn: Callable, cases: str = "visible", seed: int = 0) 
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
     if cases == "visible":
         slides = [
-            (7, 3, 1, 0, 1, " (deck 001: 7 inputs, 3 taps, stride 1)"),
-            (7, 3, 2, 0, 1, " (deck 001: stride 2)"),
-            (7, 3, 3, 0, 1, " (deck 001 calls stride 3 'illegal'; PyTorch floors 4/3 + 1 to 2)"),
-            (7, 3, 1, 1, 1, " (deck 001: padding 1 keeps the size)"),
-            (32, 5, 1, 2, 1, " (deck 001: 32 inputs, 5 taps, pad 2)"),
-            (224, 5, 2, 1, 1, " (deck 002, qn5: 224, kernel 5, padding 1, stride 2)"),
-            (224, 1, 2, 1, 1, " (deck 002, qn6: the width axis of a 5x1 kernel)"),
+            (7, 3, 1, 0, 1, " (Lecture 1: 7 inputs, 3 taps, stride 1)"),
+            (7, 3, 2, 0, 1, " (Lecture 1: stride 2)"),
+            (7, 3, 3, 0, 1, " (Lecture 1 calls stride 3 'illegal'; PyTorch floors 4/3 + 1 to 2)"),
+            (7, 3, 1, 1, 1, " (Lecture 1: padding 1 keeps the size)"),
+            (32, 5, 1, 2, 1, " (Lecture 1: 32 inputs, 5 taps, pad 2)"),
+            (224, 5, 2, 1, 1, " (Lecture 2, qn5: 224, kernel 5, padding 1, stride 2)"),
+            (224, 1, 2, 1, 1, " (Lecture 2, qn6: the width axis of a 5x1 kernel)"),
             (10, 3, 1, 0, 2, " (dilation 2: the kernel spans 5 inputs)"),
             (5, 5, 1, 0, 1, " (kernel as long as the input: one output)"),
         ]
@@ -449,9 +449,9 @@ def check_same_padding(fn: Callable, cases: str = "visible", seed: int = 0) -> N
     cases, seed = _check_cases(cases), check_int("seed", seed, 0)
     if cases == "visible":
         examples = [
-            (6, 3, 1, 1, " (deck 002: l=6, k=3, stride 1)"),
-            (6, 3, 2, 1, " (deck 002, stride 2: output ceil(6/2) = 3 needs one zero, at the end)"),
-            (224, 5, 2, 1, " (deck 002, qn3: l=224, k=5, s=2)"),
+            (6, 3, 1, 1, " (Lecture 2: l=6, k=3, stride 1)"),
+            (6, 3, 2, 1, " (Lecture 2, stride 2: output ceil(6/2) = 3 needs one zero, at the end)"),
+            (224, 5, 2, 1, " (Lecture 2, qn3: l=224, k=5, s=2)"),
             (6, 2, 1, 1, " (an even kernel: the total is odd)"),
             (10, 1, 4, 1, " (stride larger than the kernel: no padding needed)"),
             (5, 3, 1, 2, " (dilation 2: the kernel spans 5 inputs)"),
@@ -695,7 +695,7 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
             ),
             (
                 "padding treated as the total: in PyTorch (and here) `padding` zeros go on EACH "
-                "side (deck 002 writes p for the total).",
+                "side (Lecture 2's deck writes p for the total).",
                 lambda: ref(pads=(p // 2, p - p // 2)),
             ),
         ]
@@ -837,8 +837,11 @@ def _visible_conv1d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
     randoms = [(random_conv1d_case(rng, **small), "") for _ in range(4)]
     if feature == "single_channel":
         return [
-            (_deck2(), " (deck 002's example as a batch of one signal: expect [[[7, 8, 16, 14]]])"),
-            (_case(BOX_SIGNAL[None, None], BOX_KERNEL[None, None]), " (deck 001's box filter)"),
+            (
+                _deck2(),
+                " (Lecture 2's example as a batch of one signal: expect [[[7, 8, 16, 14]]])",
+            ),
+            (_case(BOX_SIGNAL[None, None], BOX_KERNEL[None, None]), " (Lecture 1's box filter)"),
             (
                 _case(np.stack([DECK2_X, 2 * DECK2_X])[:, None], DECK2_W[None, None]),
                 " (a batch of two signals)",
@@ -860,11 +863,11 @@ def _visible_conv1d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
         return [
             (
                 _deck2(padding=1),
-                " (deck 002, padding 1 on each side: expect [[[2, 7, 8, 16, 14, 11]]])",
+                " (Lecture 2, padding 1 on each side: expect [[[2, 7, 8, 16, 14, 11]]])",
             ),
             (
                 _case(BOX_SIGNAL[None, None], BOX_KERNEL[None, None], padding=1),
-                " (deck 001's box filter, zero-padded)",
+                " (Lecture 1's box filter, zero-padded)",
             ),
             (_deck2(stride=2), " (stride 2: expect [[[7, 16]]])"),
             (
@@ -884,11 +887,11 @@ def _visible_conv1d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
         ]
     # padding_modes
     return [
-        (_deck2("valid"), " (deck 002, 'valid': expect [[[7, 8, 16, 14]]])"),
-        (_deck2("same"), " (deck 002, 'same': expect [[[2, 7, 8, 16, 14, 11]]])"),
+        (_deck2("valid"), " (Lecture 2, 'valid': expect [[[7, 8, 16, 14]]])"),
+        (_deck2("same"), " (Lecture 2, 'same': expect [[[2, 7, 8, 16, 14, 11]]])"),
         (
             _deck2("same", stride=2),
-            " (deck 002, 'same' with stride 2: one zero at the end, expect [[[7, 16, 11]]])",
+            " (Lecture 2, 'same' with stride 2: one zero at the end, expect [[[7, 16, 11]]])",
         ),
         (
             _case(DECK2_X[None, None], [[[1.0, 2.0]]], padding="same"),
@@ -1270,7 +1273,7 @@ def check_im2col_1d(fn: Callable, cases: str = "visible", seed: int = 0) -> None
                 3,
                 1,
                 1,
-                " (deck 002's row-to-column matrix: columns [1,0,2], [0,2,2], [2,2,3], [2,3,1])",
+                " (Lecture 2's row-to-column matrix: columns [1,0,2], [0,2,2], [2,2,3], [2,3,1])",
             ),
             (
                 np.array([[[1.0, 2, 3, 4], [10, 20, 30, 40]]]),
@@ -1377,7 +1380,10 @@ def check_conv1d_im2col(fn: Callable, cases: str = "visible", seed: int = 0) -> 
         )
     if cases == "visible":
         for case, label in [
-            (_deck2("same", stride=2), " (deck 002, 'same' with stride 2: expect [[[7, 16, 11]]])"),
+            (
+                _deck2("same", stride=2),
+                " (Lecture 2, 'same' with stride 2: expect [[[7, 16, 11]]])",
+            ),
             (_deck2(padding=1, dilation=2), " (padding 1, dilation 2)"),
         ]:
             _check_conv1d_case(fn, case, label, exercise="conv1d_im2col", extra_bugs=_reshape_bugs)
