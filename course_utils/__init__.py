@@ -21,6 +21,7 @@ SUBMODULES = (
     "checks",
     "data",
     "device",
+    "filters",
     "grading",
     "reference",
     "viz",
@@ -28,7 +29,17 @@ SUBMODULES = (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import arithmetic, checks, data, device, grading, reference, viz, widgets  # noqa: F401
+    from . import (  # noqa: F401
+        arithmetic,
+        checks,
+        data,
+        device,
+        filters,
+        grading,
+        reference,
+        viz,
+        widgets,
+    )
     from .device import setup  # noqa: F401
 
 
