@@ -259,11 +259,7 @@ BUGS: dict[str, Bug] = {
     "conv1d: missing channel check": bug(
         "conv1d",
         remove(
-            'if x.shape[1] != c_in:\n        raise ValueError(f"channel mismatch: x has {x.shape[1]} channels, w expects {c_in}")\n    x_pad'
-        ),
-        (
-            "= pad_1d(x, k, stride, padding, dilation)\n    span",
-            "x_pad = pad_1d(x, k, stride, padding, dilation)\n    span",
+            'if x.shape[1] != c_in:\n        raise ValueError(f"channel mismatch: x has {x.shape[1]} channels, w expects {c_in}")\n    '
         ),
         fails="test_conv1d_errors",
     ),
@@ -394,6 +390,9 @@ def buggy_source(bug: Bug) -> str:
             f"{old!r} must occur once in cell {bug.cell} (the solution changed?)"
         )
         source = source.replace(old, new)
+    compile(
+        source, f"<buggy {bug.cell}>", "exec"
+    )  # a bug is a mistake in the code, not a syntax error
     return source
 
 
