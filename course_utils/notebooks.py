@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from pathlib import Path
 
@@ -84,8 +85,11 @@ def execute_notebook(
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    # A kernel must draw with the inline backend, which shows and closes each figure; a
+    # MPLBACKEND=Agg inherited from a headless parent would keep every figure open.
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
     start = time.perf_counter()
-    client.execute()
+    client.execute(env=env)
     seconds = time.perf_counter() - start
     if output_path is not None:
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)

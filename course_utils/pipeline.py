@@ -112,7 +112,7 @@ def _nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     # nbgrader calls `alembic` by name; make this interpreter's scripts folder findable.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
-    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("MPLBACKEND", None)  # kernels use the inline backend, which closes its figures
     # Grading runs small arrays, often two students at once: one thread each avoids
     # BLAS/OpenMP pools fighting over the cores (seen as 100x slow-downs on 2 cores).
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
