@@ -169,6 +169,8 @@ def conv_multiplications(
     groups: int = 1,
 ) -> int:
     """Return the multiplications of one convolution: ``C_out*(C_in/g)*prod(k)*prod(out)`` per image."""
-    weights = conv_parameter_count(in_channels, out_channels, kernel_size, bias=False, groups=groups)
+    weights = conv_parameter_count(
+        in_channels, out_channels, kernel_size, bias=False, groups=groups
+    )
     sizes = tuple(output_size) if isinstance(output_size, Sequence) else (output_size,)
     return weights * math.prod(check_int("output_size", o, 1) for o in sizes)

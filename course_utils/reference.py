@@ -51,14 +51,19 @@ def _conv_inputs(x, w, b, spatial: int, groups: int, transposed: bool = False):
     if b is not None:
         b = check_array("b", b, 1)
         if b.shape[0] != out_channels:
-            raise ValueError(f"b must have {out_channels} entries (one per output channel), got {b.shape[0]}")
+            raise ValueError(
+                f"b must have {out_channels} entries (one per output channel), got {b.shape[0]}"
+            )
     return x, w, b, groups
 
 
 def _explicit_padding(padding: Padding, sizes, kernel, stride, dilation) -> list[tuple[int, int]]:
     """Return ``(before, after)`` per spatial axis for an int, a tuple, or a padding mode."""
     if isinstance(padding, str):
-        return [resolve_padding(padding, n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True)]
+        return [
+            resolve_padding(padding, n, k, s, d)
+            for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True)
+        ]
     per_axis = check_ints("padding", padding, len(sizes), 0)
     return [(p, p) for p in per_axis]
 
@@ -75,7 +80,9 @@ def _conv(spatial: int, x, w, b, stride, padding, dilation, groups, requires_gra
     dilation = check_ints("dilation", dilation, spatial, 1)
     kernel = w.shape[-spatial:]
     pads = _explicit_padding(padding, x.shape[-spatial:], kernel, stride, dilation)
-    for axis, (n, k, d, (before, after)) in enumerate(zip(x.shape[-spatial:], kernel, dilation, pads, strict=True)):
+    for axis, (n, k, d, (before, after)) in enumerate(
+        zip(x.shape[-spatial:], kernel, dilation, pads, strict=True)
+    ):
         span = d * (k - 1) + 1
         if span > n + before + after:
             raise ValueError(
@@ -103,9 +110,15 @@ def _conv_backward(spatial: int, dout, x, w, b, stride, padding, dilation, group
     out, xt, wt, bt = _conv(spatial, x, w, b, stride, padding, dilation, groups, requires_grad=True)
     dout = check_array("dout", dout, out.dim())
     if dout.shape != tuple(out.shape):
-        raise ValueError(f"dout must have the forward output's shape {tuple(out.shape)}, got {dout.shape}")
+        raise ValueError(
+            f"dout must have the forward output's shape {tuple(out.shape)}, got {dout.shape}"
+        )
     out.backward(_tensor(dout))
-    db = _numpy(bt.grad) if bt is not None else dout.sum(axis=tuple(i for i in range(dout.ndim) if i != dout.ndim - spatial - 1))
+    db = (
+        _numpy(bt.grad)
+        if bt is not None
+        else dout.sum(axis=tuple(i for i in range(dout.ndim) if i != dout.ndim - spatial - 1))
+    )
     return _numpy(xt.grad), _numpy(wt.grad), db
 
 
@@ -127,23 +140,45 @@ def _conv_transpose(spatial, x, w, b, stride, padding, output_padding, groups, d
     dilation = check_ints("dilation", dilation, spatial, 1)
     for op, s, d in zip(output_padding, stride, dilation, strict=True):
         if op >= max(s, d):
-            raise ValueError(f"output_padding ({op}) must be smaller than stride ({s}) or dilation ({d})")
-    for n, k, s, p, op, d in zip(x.shape[-spatial:], w.shape[-spatial:], stride, padding, output_padding, dilation, strict=True):
+            raise ValueError(
+                f"output_padding ({op}) must be smaller than stride ({s}) or dilation ({d})"
+            )
+    for n, k, s, p, op, d in zip(
+        x.shape[-spatial:],
+        w.shape[-spatial:],
+        stride,
+        padding,
+        output_padding,
+        dilation,
+        strict=True,
+    ):
         if (n - 1) * s - 2 * p + d * (k - 1) + op + 1 < 1:
             raise ValueError(f"padding {p} is too large: the output would be empty")
     op = F.conv_transpose1d if spatial == 1 else F.conv_transpose2d
     bt = None if b is None else _tensor(b)
-    out = op(_tensor(x), _tensor(w), bt, stride=stride, padding=padding,
-             output_padding=output_padding, groups=groups, dilation=dilation)
+    out = op(
+        _tensor(x),
+        _tensor(w),
+        bt,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+    )
     return _numpy(out)
 
 
-def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> np.ndarray:
+def conv_transpose1d(
+    x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> np.ndarray:
     """Transposed convolution of ``x`` (N, C_in, L) with ``w`` (C_in, C_out/groups, K) -> (N, C_out, L_out)."""
     return _conv_transpose(1, x, w, b, stride, padding, output_padding, groups, dilation)
 
 
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> np.ndarray:
+def conv_transpose2d(
+    x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> np.ndarray:
     """Transposed convolution of ``x`` (N, C_in, H, W) with ``w`` (C_in, C_out/groups, kH, kW) -> (N, C_out, H_out, W_out)."""
     return _conv_transpose(2, x, w, b, stride, padding, output_padding, groups, dilation)
 
@@ -174,7 +209,9 @@ def _pool(pool_fn: Callable, dout, x, kernel_size, stride, padding, **options):
         return _numpy(out)
     dout = check_array("dout", dout, out.dim())
     if dout.shape != tuple(out.shape):
-        raise ValueError(f"dout must have the forward output's shape {tuple(out.shape)}, got {dout.shape}")
+        raise ValueError(
+            f"dout must have the forward output's shape {tuple(out.shape)}, got {dout.shape}"
+        )
     out.backward(_tensor(dout))
     return _numpy(xt.grad)
 
@@ -182,22 +219,62 @@ def _pool(pool_fn: Callable, dout, x, kernel_size, stride, padding, **options):
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> np.ndarray:
     """Max-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); stride defaults to kernel_size."""
     dilation = check_ints("dilation", dilation, 2, 1)
-    return _pool(F.max_pool2d, None, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=bool(ceil_mode))
+    return _pool(
+        F.max_pool2d,
+        None,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+    )
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> np.ndarray:
+def avg_pool2d(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+) -> np.ndarray:
     """Average-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); padded zeros count unless ``count_include_pad=False``."""
-    return _pool(F.avg_pool2d, None, x, kernel_size, stride, padding,
-                 ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
+    return _pool(
+        F.avg_pool2d,
+        None,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+    )
 
 
-def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> np.ndarray:
+def max_pool2d_backward(
+    dout, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`max_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
     dilation = check_ints("dilation", dilation, 2, 1)
-    return _pool(F.max_pool2d, dout, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=bool(ceil_mode))
+    return _pool(
+        F.max_pool2d,
+        dout,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+    )
 
 
-def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> np.ndarray:
+def avg_pool2d_backward(
+    dout, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`avg_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
-    return _pool(F.avg_pool2d, dout, x, kernel_size, stride, padding,
-                 ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
+    return _pool(
+        F.avg_pool2d,
+        dout,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+    )

@@ -18,7 +18,9 @@ def check_int(name: str, value: object, minimum: int | None = None) -> int:
     return value
 
 
-def check_ints(name: str, value: object, length: int, minimum: int | None = None) -> tuple[int, ...]:
+def check_ints(
+    name: str, value: object, length: int, minimum: int | None = None
+) -> tuple[int, ...]:
     """Return an int, or a sequence of ``length`` ints, as a tuple of ``length`` checked ints."""
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != length:
