@@ -123,3 +123,17 @@ def test_grading_modules_do_not_import_plotting():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_ruff_lint_and_format_are_clean():
+    import subprocess
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    lint = subprocess.run(
+        [ruff, "check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, f"ruff check found problems:\n{lint.stdout[-3000:]}"
+    fmt = subprocess.run(
+        [ruff, "format", "--check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, f"run `ruff format .`:\n{fmt.stdout[-3000:]}"
