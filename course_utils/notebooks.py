@@ -65,6 +65,49 @@ def clean_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+REPLY_POLL_S = 1.0
+
+
+def _short_poll_client_class():
+    """Return a NotebookClient that waits for each cell's reply in short slices.
+
+    nbclient waits for a cell's reply with one long ``get_msg``; after a cell that opens widget
+    comms that wait sometimes misses the reply and sits out the whole cell timeout
+    (jupyter/nbclient#312, open). Waiting in one-second slices sees the reply on the next slice.
+    """
+    import asyncio
+    from queue import Empty
+    from time import monotonic
+
+    from jupyter_core.utils import ensure_async
+    from nbclient import NotebookClient
+
+    class ShortPollNotebookClient(NotebookClient):
+        async def _async_poll_for_reply(
+            self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
+        ):
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=REPLY_POLL_S))
+                except Empty:
+                    if deadline is not None and monotonic() > deadline:
+                        task_poll_kernel_alive.cancel()
+                        await self._async_check_alive()
+                        await self._async_handle_timeout(timeout, cell)
+                    continue
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                try:
+                    await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
+                except (TimeoutError, Empty):
+                    self.log.warning("Timeout waiting for IOPub output")
+                task_poll_kernel_alive.cancel()
+                return msg
+
+    return ShortPollNotebookClient
+
+
 def execute_notebook(
     path: str | Path,
     output_path: str | Path | None = None,
@@ -75,11 +118,9 @@ def execute_notebook(
 
     Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell when a cell fails.
     """
-    from nbclient import NotebookClient
-
     path = Path(path)
     notebook = read_notebook(path)
-    client = NotebookClient(
+    client = _short_poll_client_class()(
         notebook,
         timeout=timeout,
         kernel_name=kernel_name,

@@ -24,7 +24,7 @@ import pytest
 from course_utils.notebooks import read_notebook, volatile_parts
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "assignment1" / "conv1d.ipynb"
-SETUP_CELL = "import numpy as np\nimport course_utils as cu\ndevice = cu.setup(seed=0)"
+SETUP_CELL = "import numpy as np\nimport course_utils as cu\n\ndevice = cu.setup(seed=0)"
 SOURCE = read_notebook(NOTEBOOK)
 
 
@@ -169,7 +169,11 @@ BUGS: dict[str, Bug] = {
     "conv_output_size: missing kernel-length check": bug(
         "conv-output-size",
         remove(
-            'if span > n + 2 * padding:\n        raise ValueError(f"kernel (span {span}) is larger than the padded input ({n} + 2*{padding})")\n    '
+            "if span > n + 2 * padding:\n"
+            "        raise ValueError(\n"
+            '            f"kernel (span {span}) is larger than the padded input ({n} + 2*{padding})"\n'
+            "        )\n"
+            "    "
         ),
         fails="test_conv_output_size_errors",
     ),
@@ -266,7 +270,9 @@ BUGS: dict[str, Bug] = {
     "conv1d: unknown padding mode accepted": bug(
         "conv1d",
         (
-            "raise ValueError(f\"unknown padding mode {padding!r}: use an int, 'valid', 'same' or 'full'\")",
+            "raise ValueError(\n"
+            "                f\"unknown padding mode {padding!r}: use an int, 'valid', 'same' or 'full'\"\n"
+            "            )",
             "before = after = 0",
         ),
         fails="test_conv1d_errors",
@@ -282,7 +288,11 @@ BUGS: dict[str, Bug] = {
     "conv1d: missing kernel-length check": bug(
         "conv1d",
         remove(
-            'if span > x_pad.shape[-1]:\n        raise ValueError(f"kernel (span {span}) is larger than the padded input ({x_pad.shape[-1]})")\n    '
+            "if span > x_pad.shape[-1]:\n"
+            "        raise ValueError(\n"
+            '            f"kernel (span {span}) is larger than the padded input ({x_pad.shape[-1]})"\n'
+            "        )\n"
+            "    "
         ),
         fails="test_conv1d_errors",
     ),
