@@ -148,7 +148,11 @@ def conv_parameter_count(
     bias: bool = True,
     groups: int = 1,
 ) -> int:
-    """Return the number of weights (+ biases) of a convolution layer: ``C_out*(C_in/g)*prod(k) + C_out``."""
+    """Return the number of weights (+ biases) of a convolution layer: ``C_out*(C_in/g)*prod(k) + C_out``.
+
+    ``kernel_size`` lists one size per spatial axis: ``(5, 5)`` for a 2-D layer; a single int
+    means a 1-D kernel (``conv_parameter_count(3, 10, 5) == 160``, not 760).
+    """
     in_channels = check_int("in_channels", in_channels, 1)
     out_channels = check_int("out_channels", out_channels, 1)
     groups = check_int("groups", groups, 1)
