@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -130,7 +131,8 @@ def execute_notebook(
     # MPLBACKEND=Agg inherited from a headless parent would keep every figure open.
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
     start = time.perf_counter()
-    client.execute(env=env)
+    # The kernel process's own log lines (not the notebook's stderr) would only clutter a build.
+    client.execute(env=env, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     if output_path is not None:
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
