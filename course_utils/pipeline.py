@@ -278,7 +278,7 @@ def collect_submissions(
 
 
 def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float, bool]:
-    """Return (autograded score, autogradable maximum, needs manual grading) from the gradebook.
+    """Return (autograded score, autogradable maximum, points still to grade by hand) from the gradebook.
 
     Manually graded answers count towards neither number until an instructor grades them.
     """
@@ -290,11 +290,11 @@ def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float
         except MissingEntry as exc:
             raise CourseError(f"{student} has no graded submission of {assignment}") from exc
         score = maximum = 0.0
-        manual = False
+        manual = 0.0
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 if grade.needs_manual_grade:
-                    manual = True
+                    manual += grade.max_score
                     continue
                 maximum += grade.max_score
                 score += grade.score
@@ -334,7 +334,7 @@ def _grade_one(
         result.status = "graded"
         result.score, result.max_score, manual = read_scores(root, assignment, student)
         if manual:
-            result.reason = "manually graded answers still to grade"
+            result.reason = f"+{manual:g} points of written answers to grade by hand"
         timed_out = output.count("Timeout waiting for execute reply") + output.count(
             "CellTimeoutError"
         )
