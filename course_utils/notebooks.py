@@ -151,23 +151,21 @@ def stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def export_slides(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
-    """Write ``notebook`` as a reveal.js slide deck (HTML) and return its path."""
-    from nbconvert import SlidesExporter
+def _export(exporter_name: str, notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
+    import nbconvert
 
-    body, _ = SlidesExporter().from_notebook_node(notebook)
+    body, _ = getattr(nbconvert, exporter_name)().from_notebook_node(notebook)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(body, encoding="utf-8")
     return output_path
+
+
+def export_slides(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
+    """Write ``notebook`` as a reveal.js slide deck (HTML) and return its path."""
+    return _export("SlidesExporter", notebook, output_path)
 
 
 def export_html(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
     """Write ``notebook`` as a standalone HTML page and return its path."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    output_path.write_text(body, encoding="utf-8")
-    return output_path
+    return _export("HTMLExporter", notebook, output_path)
