@@ -137,3 +137,11 @@ def test_ruff_lint_and_format_are_clean():
         [ruff, "format", "--check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True
     )
     assert fmt.returncode == 0, f"run `ruff format .`:\n{fmt.stdout[-3000:]}"
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("assignments/*/*.ipynb")), ids=lambda p: p.stem)
+def test_releases_hold_no_solutions_or_hidden_tests(path):
+    text = path.read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"{path.name} contains {marker!r}"
+    assert "raise NotImplementedError()" in text
