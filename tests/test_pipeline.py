@@ -112,6 +112,15 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     _submission(toy_course, subs, "renamed", _solve(CORRECT), name="toy (2).ipynb")
     _submission(toy_course, subs, "loops", _solve("def add(a, b):\n    while True:\n        pass"))
     _submission(toy_course, subs, "crash", _solve("import os\nos._exit(1)"))
+    _submission(
+        toy_course,
+        subs,
+        "ignores-interrupt",
+        _solve(
+            "def add(a, b):\n    while True:\n        try:\n            while True:\n"
+            "                pass\n        except KeyboardInterrupt:\n            pass"
+        ),
+    )
     _submission(toy_course, subs, "wrong", _solve("def add(a, b):\n    return a - b"))
 
     def delete_tests(notebook):
@@ -146,6 +155,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
         "deleted-cells",
         "good",
         "gutted-asserts",
+        "ignores-interrupt",
         "loops",
         "renamed",
         "wrong",
@@ -167,6 +177,8 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     assert by_student["loops"].ok and by_student["loops"].score == 0
     assert "time limit" in by_student["loops"].reason
     assert not by_student["crash"].ok and "kernel died" in by_student["crash"].reason
+    stubborn = by_student["ignores-interrupt"]
+    assert not stubborn.ok and "could not be interrupted" in stubborn.reason
 
     csv_path = pipeline.export_grades(toy_course, tmp_path / "grades.csv", results + failures)
     rows = {row["student"]: row for row in csv.DictReader(csv_path.open())}
