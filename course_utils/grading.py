@@ -489,7 +489,7 @@ _WHY = {
     "pool": "this exercise asks you to implement the pooling yourself",
     "window": "this exercise asks you to build the sliding windows (im2col) yourself",
     "arithmetic": "this exercise asks you to work out the sizes with the formula yourself",
-    "reference": "course_utils.reference is the grader's answer key",
+    "reference": "the course's reference implementations are the grader's answer key",
 }
 
 # torch functions caught by the TorchFunctionMode, whatever name or reference they are called by
@@ -555,14 +555,23 @@ _PYTHON_SHORTCUTS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def _reference_shortcuts() -> list[tuple[str, str, str, str]]:
-    """Every public function of course_utils.reference (found at call time, so new ones count)."""
-    return [
+    """The answer keys: every public function of course_utils.reference and the checkers'
+    ``*_reference`` helpers (found at call time, so new ones count)."""
+    keys = [
         ("course_utils.reference", name, f"course_utils.reference.{name}", "reference")
         for name, value in vars(reference).items()
         if not name.startswith("_")
         and inspect.isfunction(value)
         and value.__module__ == reference.__name__
     ]
+    checks = sys.modules.get("course_utils.checks")  # imports this module, so not imported here
+    if checks is not None:
+        keys += [
+            ("course_utils.checks", name, f"course_utils.checks.{name}", "reference")
+            for name, value in vars(checks).items()
+            if name.endswith("_reference") and inspect.isfunction(value)
+        ]
+    return keys
 
 
 def _shortcut_message(what: str, why: str, exercise: str) -> str:

@@ -601,3 +601,13 @@ def test_fresh_process_no_plotting_imports_and_scipy_imported_inside_the_guard_i
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "blocked", "[1.0,", "2.0,", "2.0,", "2.0,", "1.0]"]
+
+
+def test_the_checkers_answer_keys_are_blocked_too():
+    import course_utils as cu
+
+    x = np.arange(12.0).reshape(1, 2, 6)
+    with pytest.raises(LibraryShortcutError, match="answer key"), no_library_shortcuts("im2col_1d"):
+        cu.checks.im2col_1d_reference(x, 3)
+    assert cu.checks.im2col_1d_reference(x, 3).shape == (1, 6, 4)  # restored afterwards
+    _assert_guard_lifted()
