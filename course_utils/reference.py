@@ -13,12 +13,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 
 from .arithmetic import resolve_padding
 from .device import float64_device
 from .validation import check_array, check_int, check_ints
 
-Padding = int | tuple[int, ...] | str
+IntOrInts = int | tuple[int, ...]
+Padding = IntOrInts | str
 
 
 def _tensor(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
@@ -96,12 +98,28 @@ def _conv(spatial: int, x, w, b, stride, padding, dilation, groups, requires_gra
     return out, xt, wt, bt
 
 
-def conv1d(x, w, b=None, stride=1, padding: Padding = 0, dilation=1, groups=1) -> np.ndarray:
+def conv1d(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrInts = 1,
+    padding: Padding = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """Cross-correlate ``x`` (N, C_in, L) with ``w`` (C_out, C_in/groups, K) -> (N, C_out, L_out)."""
     return _numpy(_conv(1, x, w, b, stride, padding, dilation, groups)[0])
 
 
-def conv2d(x, w, b=None, stride=1, padding: Padding = 0, dilation=1, groups=1) -> np.ndarray:
+def conv2d(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrInts = 1,
+    padding: Padding = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """Cross-correlate ``x`` (N, C_in, H, W) with ``w`` (C_out, C_in/groups, kH, kW) -> (N, C_out, H_out, W_out)."""
     return _numpy(_conv(2, x, w, b, stride, padding, dilation, groups)[0])
 
@@ -122,12 +140,28 @@ def _conv_backward(spatial: int, dout, x, w, b, stride, padding, dilation, group
     return _numpy(xt.grad), _numpy(wt.grad), db
 
 
-def conv1d_backward(dout, x, w, stride=1, padding: Padding = 0, dilation=1, groups=1):
+def conv1d_backward(
+    dout: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    stride: IntOrInts = 1,
+    padding: Padding = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(dx, dw, db)`` of :func:`conv1d` for upstream ``dout`` (N, C_out, L_out); db is (C_out,)."""
     return _conv_backward(1, dout, x, w, None, stride, padding, dilation, groups)
 
 
-def conv2d_backward(dout, x, w, stride=1, padding: Padding = 0, dilation=1, groups=1):
+def conv2d_backward(
+    dout: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    stride: IntOrInts = 1,
+    padding: Padding = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(dx, dw, db)`` of :func:`conv2d` for upstream ``dout`` (N, C_out, H_out, W_out)."""
     return _conv_backward(2, dout, x, w, None, stride, padding, dilation, groups)
 
@@ -170,14 +204,28 @@ def _conv_transpose(spatial, x, w, b, stride, padding, output_padding, groups, d
 
 
 def conv_transpose1d(
-    x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrInts = 1,
+    padding: IntOrInts = 0,
+    output_padding: IntOrInts = 0,
+    groups: int = 1,
+    dilation: IntOrInts = 1,
 ) -> np.ndarray:
     """Transposed convolution of ``x`` (N, C_in, L) with ``w`` (C_in, C_out/groups, K) -> (N, C_out, L_out)."""
     return _conv_transpose(1, x, w, b, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose2d(
-    x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrInts = 1,
+    padding: IntOrInts = 0,
+    output_padding: IntOrInts = 0,
+    groups: int = 1,
+    dilation: IntOrInts = 1,
 ) -> np.ndarray:
     """Transposed convolution of ``x`` (N, C_in, H, W) with ``w`` (C_in, C_out/groups, kH, kW) -> (N, C_out, H_out, W_out)."""
     return _conv_transpose(2, x, w, b, stride, padding, output_padding, groups, dilation)
@@ -216,7 +264,14 @@ def _pool(pool_fn: Callable, dout, x, kernel_size, stride, padding, **options):
     return _numpy(xt.grad)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> np.ndarray:
+def max_pool2d(
+    x: ArrayLike,
+    kernel_size: IntOrInts,
+    stride: IntOrInts | None = None,
+    padding: IntOrInts = 0,
+    dilation: IntOrInts = 1,
+    ceil_mode: bool = False,
+) -> np.ndarray:
     """Max-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); stride defaults to kernel_size."""
     dilation = check_ints("dilation", dilation, 2, 1)
     return _pool(
@@ -232,7 +287,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def avg_pool2d(
-    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+    x: ArrayLike,
+    kernel_size: IntOrInts,
+    stride: IntOrInts | None = None,
+    padding: IntOrInts = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ) -> np.ndarray:
     """Average-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); padded zeros count unless ``count_include_pad=False``."""
     return _pool(
@@ -248,7 +308,13 @@ def avg_pool2d(
 
 
 def max_pool2d_backward(
-    dout, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+    dout: ArrayLike,
+    x: ArrayLike,
+    kernel_size: IntOrInts,
+    stride: IntOrInts | None = None,
+    padding: IntOrInts = 0,
+    dilation: IntOrInts = 1,
+    ceil_mode: bool = False,
 ) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`max_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
     dilation = check_ints("dilation", dilation, 2, 1)
@@ -265,7 +331,13 @@ def max_pool2d_backward(
 
 
 def avg_pool2d_backward(
-    dout, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+    dout: ArrayLike,
+    x: ArrayLike,
+    kernel_size: IntOrInts,
+    stride: IntOrInts | None = None,
+    padding: IntOrInts = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`avg_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
     return _pool(
