@@ -31,12 +31,12 @@ def _root(args: argparse.Namespace) -> Path:
     return pipeline.find_course_root(args.root)
 
 
-def cmd_release(args: argparse.Namespace) -> int:
+def _cmd_release(args: argparse.Namespace) -> int:
     pipeline.release(_root(args), args.assignments)
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def _cmd_check(args: argparse.Namespace) -> int:
     results = pipeline.check(_root(args), args.assignments, jobs=args.jobs)
     print()
     for item in results:
@@ -52,7 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(item.ok for item in results) else 1
 
 
-def cmd_autograde(args: argparse.Namespace) -> int:
+def _cmd_autograde(args: argparse.Namespace) -> int:
     root = _root(args)
     students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
     for failure in failures:
@@ -87,14 +87,14 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     return 0 if not failed else 2
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _cmd_export(args: argparse.Namespace) -> int:
     root = _root(args)
     path = pipeline.export_grades(root, args.to or root / "grades" / "grades.csv")
     print(f"grades written to {path}")
     return 0
 
 
-def cmd_feedback(args: argparse.Namespace) -> int:
+def _cmd_feedback(args: argparse.Namespace) -> int:
     files = pipeline.generate_feedback(_root(args), args.assignment, args.student)
     for path in files:
         print(path)
@@ -102,21 +102,21 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_env(args: argparse.Namespace) -> int:
+def _cmd_env(args: argparse.Namespace) -> int:
     from .device import format_environment_report
 
     print(format_environment_report())
     return 0
 
 
-def cmd_lectures(args: argparse.Namespace) -> int:
+def _cmd_lectures(args: argparse.Namespace) -> int:
     from .build import execute_lectures
 
     results = execute_lectures(_root(args), args.lectures)
     return 0 if all(r.ok for r in results) else 1
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def _cmd_build(args: argparse.Namespace) -> int:
     from .build import build
 
     return 0 if build(_root(args), jobs=args.jobs) else 1
@@ -140,7 +140,7 @@ def make_parser() -> argparse.ArgumentParser:
         "release", help="generate student notebooks (assignments/) from solutions/"
     )
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
-    p.set_defaults(func=cmd_release)
+    p.set_defaults(func=_cmd_release)
 
     p = commands.add_parser(
         "check", help="solutions must score full marks and releases zero (exit 1 if not)"
@@ -149,7 +149,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})"
     )
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func=_cmd_check)
 
     p = commands.add_parser(
         "autograde", help="grade a folder of submissions and export the grades to CSV"
@@ -180,27 +180,27 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--csv", help="where to write grades (default grades/<assignment>.csv)")
     p.add_argument("--feedback", action="store_true", help="also generate feedback")
-    p.set_defaults(func=cmd_autograde)
+    p.set_defaults(func=_cmd_autograde)
 
     p = commands.add_parser("export", help="write every grade in the gradebook to a CSV file")
     p.add_argument("--to", help="CSV path (default grades/grades.csv)")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=_cmd_export)
 
     p = commands.add_parser(
         "feedback", help="HTML feedback for autograded submissions, hidden tests removed"
     )
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
-    p.set_defaults(func=cmd_feedback)
+    p.set_defaults(func=_cmd_feedback)
 
     p = commands.add_parser("env", help="versions and the device torch will use (GPU or CPU)")
-    p.set_defaults(func=cmd_env)
+    p.set_defaults(func=_cmd_env)
 
     p = commands.add_parser(
         "lectures", help="execute lectures into _build/lectures (notebook, HTML, slides)"
     )
     p.add_argument("lectures", nargs="*", help="lecture file names without .ipynb (default: all)")
-    p.set_defaults(func=cmd_lectures)
+    p.set_defaults(func=_cmd_lectures)
 
     p = commands.add_parser(
         "build", help="the main job: release, check, execute every lecture, report"
@@ -208,7 +208,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs", type=int, default=jobs_default, help=f"parallel graders (default {jobs_default})"
     )
-    p.set_defaults(func=cmd_build)
+    p.set_defaults(func=_cmd_build)
     return parser
 
 
