@@ -264,6 +264,25 @@ def _pool(pool_fn: Callable, dout, x, kernel_size, stride, padding, **options):
     return _numpy(xt.grad)
 
 
+def _max_pool(dout, x, kernel_size, stride, padding, dilation, ceil_mode) -> np.ndarray:
+    dilation = check_ints("dilation", dilation, 2, 1)
+    return _pool(
+        F.max_pool2d,
+        dout,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+    )
+
+
+def _avg_pool(dout, x, kernel_size, stride, padding, ceil_mode, count_include_pad) -> np.ndarray:
+    options = {"ceil_mode": bool(ceil_mode), "count_include_pad": bool(count_include_pad)}
+    return _pool(F.avg_pool2d, dout, x, kernel_size, stride, padding, **options)
+
+
 def max_pool2d(
     x: ArrayLike,
     kernel_size: IntOrInts,
@@ -273,17 +292,7 @@ def max_pool2d(
     ceil_mode: bool = False,
 ) -> np.ndarray:
     """Max-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); stride defaults to kernel_size."""
-    dilation = check_ints("dilation", dilation, 2, 1)
-    return _pool(
-        F.max_pool2d,
-        None,
-        x,
-        kernel_size,
-        stride,
-        padding,
-        dilation=dilation,
-        ceil_mode=bool(ceil_mode),
-    )
+    return _max_pool(None, x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def avg_pool2d(
@@ -295,16 +304,7 @@ def avg_pool2d(
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """Average-pool ``x`` (N, C, H, W) -> (N, C, H_out, W_out); padded zeros count unless ``count_include_pad=False``."""
-    return _pool(
-        F.avg_pool2d,
-        None,
-        x,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode=bool(ceil_mode),
-        count_include_pad=bool(count_include_pad),
-    )
+    return _avg_pool(None, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
 def max_pool2d_backward(
@@ -317,17 +317,7 @@ def max_pool2d_backward(
     ceil_mode: bool = False,
 ) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`max_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
-    dilation = check_ints("dilation", dilation, 2, 1)
-    return _pool(
-        F.max_pool2d,
-        dout,
-        x,
-        kernel_size,
-        stride,
-        padding,
-        dilation=dilation,
-        ceil_mode=bool(ceil_mode),
-    )
+    return _max_pool(dout, x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def avg_pool2d_backward(
@@ -340,13 +330,4 @@ def avg_pool2d_backward(
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """Return dx (N, C, H, W) of :func:`avg_pool2d` for upstream ``dout`` (N, C, H_out, W_out)."""
-    return _pool(
-        F.avg_pool2d,
-        dout,
-        x,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode=bool(ceil_mode),
-        count_include_pad=bool(count_include_pad),
-    )
+    return _avg_pool(dout, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
