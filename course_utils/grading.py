@@ -564,11 +564,15 @@ def _reference_shortcuts() -> list[tuple[str, str, str, str]]:
         and inspect.isfunction(value)
         and value.__module__ == reference.__name__
     ]
-    checks = sys.modules.get("course_utils.checks")  # imports this module, so not imported here
-    if checks is not None:
+    # the checkers import this module, so they are found among the loaded modules, not imported
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not (
+            module_name == "course_utils.checks" or module_name.startswith("course_utils.checks.")
+        ):
+            continue
         keys += [
-            ("course_utils.checks", name, f"course_utils.checks.{name}", "reference")
-            for name, value in vars(checks).items()
+            (module_name, name, f"course_utils.checks.{name}", "reference")
+            for name, value in vars(module).items()
             if name.endswith("_reference") and inspect.isfunction(value)
         ]
     return keys

@@ -10,27 +10,33 @@ the stride ignored, ...). On success a checker prints one line.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import arithmetic, reference
-from .grading import (
+from .. import arithmetic, reference
+from ..grading import (
     assert_array_close,
     assert_int_equal,
     call_student,
     describe_call,
     expect_error,
-    quiet,
     random_conv1d_case,
-    single_threaded_torch,
 )
-from .validation import check_int
+from ..validation import check_int
+from ._common import (
+    Bug,
+    _assert_close,
+    _assert_int,
+    _check_cases,
+    _checker,
+    _outputs,
+    _report,
+    hidden_rng,
+)
 
-CASES = ("visible", "hidden")
 CONV1D_FEATURES = ("single_channel", "channels_bias", "stride_padding", "dilation", "padding_modes")
 ERROR_FUNCTIONS = (
     "conv1d",
@@ -52,119 +58,6 @@ DECK2_W = np.array([3.0, 2, 2])
 DECK2_VALID = np.array([7.0, 8, 16, 14])
 DECK2_SAME = np.array([2.0, 7, 8, 16, 14, 11])  # padding 1 on each side = "same" for k=3, stride 1
 DECK2_SAME_STRIDE2 = np.array([7.0, 16, 11])  # "same", stride 2: one zero, at the end
-
-Bug = tuple[
-    str, Callable[[], Any]
-]  # (what the mistake is, a function giving that mistake's output)
-
-
-def _checker(check: Callable) -> Callable:
-    """Run a public checker with torch on one thread (its reference calls are tiny)."""
-
-    @functools.wraps(check)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with single_threaded_torch():
-            return check(*args, **kwargs)
-
-    return run
-
-
-def _check_cases(cases: str) -> str:
-    if cases not in CASES:
-        raise ValueError(f"cases must be one of {CASES}, got {cases!r}")
-    return cases
-
-
-def _report(what: str, count: int, cases: str) -> None:
-    print(f"{what}: {count} {cases} cases passed")
-
-
-# --------------------------------------------------------------------------------------------
-# Diagnosis: which typical mistake produces the student's output?
-# --------------------------------------------------------------------------------------------
-
-
-def _as_float_array(value: Any) -> np.ndarray | None:
-    if value is None or isinstance(value, (str, bytes)):
-        return None
-    try:
-        with quiet():
-            array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return array
-
-
-def _same(actual: Any, candidate: Any) -> bool:
-    a, c = _as_float_array(actual), _as_float_array(candidate)
-    if a is None or c is None or a.shape != c.shape:
-        return False
-    with quiet():
-        return bool(np.allclose(a, c, rtol=1e-7, atol=1e-9))
-
-
-def _outputs(bugs: Sequence[Bug]) -> list[tuple[str, Any]]:
-    results = []
-    for message, make in bugs:
-        try:
-            with quiet():
-                results.append((message, make()))
-        except Exception:  # a mistake that cannot happen for these arguments
-            continue
-    return results
-
-
-def _diagnose(
-    actual: Any, bugs: Sequence[Bug], expected_shape: tuple[int, ...] | None = None
-) -> str | None:
-    """Return the likely mistakes: the bugs whose output equals ``actual``, else those whose shape does.
-
-    The shape-only guess is made only when ``actual`` has the wrong shape.
-    """
-    candidates = _outputs(bugs)
-    matches = list(
-        dict.fromkeys(message for message, output in candidates if _same(actual, output))
-    )
-    if matches:
-        return "Likely mistake: " + "\n  or: ".join(matches)
-    got = _as_float_array(actual)
-    if got is None or (expected_shape is not None and got.shape == tuple(expected_shape)):
-        return None
-    shaped = list(
-        dict.fromkeys(
-            message
-            for message, output in candidates
-            if np.shape(output) and np.shape(output) == got.shape
-        )
-    )
-    if shaped:
-        return "Your output has the shape this mistake gives: " + "\n  or: ".join(shaped)
-    return None
-
-
-def _assert_close(actual: Any, expected: np.ndarray, name: str, bugs: Sequence[Bug] = ()) -> None:
-    """assert_array_close, adding the likely mistake when it fails."""
-    try:
-        assert_array_close(actual, expected, name=name)
-    except AssertionError:
-        assert_array_close(
-            actual, expected, name=name, hint=_diagnose(actual, bugs, np.shape(expected))
-        )
-
-
-def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ()) -> None:
-    """assert_int_equal, adding the likely mistake when it fails."""
-    try:
-        assert_int_equal(actual, expected, name=name)
-    except AssertionError:
-        hint = None
-        if not isinstance(actual, (bool, np.bool_)) and isinstance(actual, (int, float, np.number)):
-            for message, output in _outputs(bugs):
-                if output == actual:
-                    hint = f"Likely mistake: {message}"
-                    break
-        assert_int_equal(actual, expected, name=name, hint=hint)
-
 
 # --------------------------------------------------------------------------------------------
 # Reference pieces the library does not have (checker-side only)
@@ -273,7 +166,7 @@ def check_conv1d_single(fn: Callable, cases: str = "visible", seed: int = 0) -> 
             _check_single_case(fn, x, w)
         count = 2 + len(small)
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         for _ in range(HIDDEN_RANDOM_CASES):
             length = int(rng.integers(1, 21))
             k = int(rng.integers(1, length + 1))
@@ -359,7 +252,7 @@ def check_conv_output_size(fn: Callable, cases: str = "visible", seed: int = 0) 
             _check_size_case(fn, n, k, s, p, d, label)
         count = len(slides)
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         count = 0
         for _ in range(5 * HIDDEN_RANDOM_CASES):
             k, s, d = int(rng.integers(1, 8)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
@@ -460,7 +353,7 @@ def check_same_padding(fn: Callable, cases: str = "visible", seed: int = 0) -> N
             _check_same_case(fn, n, k, s, d, label)
         count = len(examples)
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         count = 0
         for _ in range(5 * HIDDEN_RANDOM_CASES):
             n, k = int(rng.integers(1, 40)), int(rng.integers(1, 8))
@@ -564,7 +457,7 @@ def check_conv_transpose_output_size(fn: Callable, cases: str = "visible", seed:
         )
         count = len(examples) + 1
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         for _ in range(5 * HIDDEN_RANDOM_CASES):
             n, k = int(rng.integers(1, 30)), int(rng.integers(1, 7))
             s, d = int(rng.integers(1, 5)), int(rng.integers(1, 4))
@@ -903,7 +796,7 @@ def _visible_conv1d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
 
 
 def _hidden_conv1d_edges(feature: str) -> list[tuple[dict[str, Any], str]]:
-    rng = np.random.default_rng(7)
+    rng = hidden_rng(7)
     edges: dict[str, list[tuple[dict[str, Any], str]]] = {
         "single_channel": [
             (
@@ -1047,7 +940,7 @@ def _check_conv1d_feature(
     if cases == "visible":
         selected = _visible_conv1d_cases(feature)
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         selected = [
             (random_conv1d_case(rng, **_FEATURE_CASES[feature]), "") for _ in range(random_cases)
         ]
@@ -1289,7 +1182,7 @@ def check_im2col_1d(fn: Callable, cases: str = "visible", seed: int = 0) -> None
             _check_im2col_case(fn, x, k, s, d, label)
         count = len(examples)
     else:
-        rng = np.random.default_rng(seed)
+        rng = hidden_rng(seed)
         for _ in range(HIDDEN_RANDOM_CASES):
             case = random_conv1d_case(rng, padding="valid")
             k = case["w"].shape[-1]

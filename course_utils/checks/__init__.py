@@ -1,0 +1,15 @@
+"""The checkers that assignments' test cells call as ``cu.checks.check_...``: one module per assignment.
+
+- :mod:`.assignment1`: 1-D convolution, output sizes, padding, stride, dilation, im2col.
+
+Shared parts (visible/hidden cases, the hidden-case seed, diagnosing likely mistakes) live in
+:mod:`._common`.
+"""
+
+from ._common import CASES, hidden_rng, secret_seed
+from .assignment1 import *  # noqa: F403
+from .assignment1 import __all__ as _assignment1
+
+ASSIGNMENT_MODULES = ("assignment1",)
+
+__all__ = ["CASES", "ASSIGNMENT_MODULES", "hidden_rng", "secret_seed", *_assignment1]

@@ -1,0 +1,156 @@
+"""What every assignment's checkers share: visible/hidden cases, the hidden-case seed, diagnosis.
+
+A checker is ``check_*(fn, ..., cases="visible" | "hidden", seed=...)``. It raises an
+``AssertionError`` whose message names the call, what differs and the likely mistake (found by
+comparing the student's output with the outputs of typical bugs), and prints one line on success.
+
+Hidden cases draw their inputs from :func:`hidden_rng`. In a student's notebook that is the seed
+printed in the test cell; when the grader verifies a submission outside the student's process
+(:mod:`course_utils.verify`) a secret seed drawn per grading run is mixed in, so the hidden
+inputs cannot be known in advance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..grading import assert_array_close, assert_int_equal, quiet, single_threaded_torch
+
+CASES = ("visible", "hidden")
+
+_RUN_SEED: list[int] = []  # the grading run's secret seed, set only in the grader's process
+
+
+@contextlib.contextmanager
+def secret_seed(run_seed: int) -> Iterator[None]:
+    """Inside the block, every hidden case also depends on ``run_seed`` (the grader's secret)."""
+    if isinstance(run_seed, bool) or not isinstance(run_seed, int) or run_seed < 0:
+        raise ValueError(f"run_seed must be a non-negative int, got {run_seed!r}")
+    _RUN_SEED.append(run_seed)
+    try:
+        yield
+    finally:
+        _RUN_SEED.pop()
+
+
+def hidden_rng(seed: int) -> np.random.Generator:
+    """Return the generator of a checker's hidden cases: ``seed`` alone, or with the grading run's secret."""
+    return np.random.default_rng([seed, *_RUN_SEED[-1:]])
+
+
+Bug = tuple[
+    str, Callable[[], Any]
+]  # (what the mistake is, a function giving that mistake's output)
+
+
+def _checker(check: Callable) -> Callable:
+    """Run a public checker with torch on one thread (its reference calls are tiny)."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with single_threaded_torch():
+            return check(*args, **kwargs)
+
+    return run
+
+
+def _check_cases(cases: str) -> str:
+    if cases not in CASES:
+        raise ValueError(f"cases must be one of {CASES}, got {cases!r}")
+    return cases
+
+
+def _report(what: str, count: int, cases: str) -> None:
+    print(f"{what}: {count} {cases} cases passed")
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnosis: which typical mistake produces the student's output?
+# --------------------------------------------------------------------------------------------
+
+
+def _as_float_array(value: Any) -> np.ndarray | None:
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    try:
+        with quiet():
+            array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array
+
+
+def _same(actual: Any, candidate: Any) -> bool:
+    a, c = _as_float_array(actual), _as_float_array(candidate)
+    if a is None or c is None or a.shape != c.shape:
+        return False
+    with quiet():
+        return bool(np.allclose(a, c, rtol=1e-7, atol=1e-9))
+
+
+def _outputs(bugs: Sequence[Bug]) -> list[tuple[str, Any]]:
+    results = []
+    for message, make in bugs:
+        try:
+            with quiet():
+                results.append((message, make()))
+        except Exception:  # a mistake that cannot happen for these arguments
+            continue
+    return results
+
+
+def _diagnose(
+    actual: Any, bugs: Sequence[Bug], expected_shape: tuple[int, ...] | None = None
+) -> str | None:
+    """Return the likely mistakes: the bugs whose output equals ``actual``, else those whose shape does.
+
+    The shape-only guess is made only when ``actual`` has the wrong shape.
+    """
+    candidates = _outputs(bugs)
+    matches = list(
+        dict.fromkeys(message for message, output in candidates if _same(actual, output))
+    )
+    if matches:
+        return "Likely mistake: " + "\n  or: ".join(matches)
+    got = _as_float_array(actual)
+    if got is None or (expected_shape is not None and got.shape == tuple(expected_shape)):
+        return None
+    shaped = list(
+        dict.fromkeys(
+            message
+            for message, output in candidates
+            if np.shape(output) and np.shape(output) == got.shape
+        )
+    )
+    if shaped:
+        return "Your output has the shape this mistake gives: " + "\n  or: ".join(shaped)
+    return None
+
+
+def _assert_close(actual: Any, expected: np.ndarray, name: str, bugs: Sequence[Bug] = ()) -> None:
+    """assert_array_close, adding the likely mistake when it fails."""
+    try:
+        assert_array_close(actual, expected, name=name)
+    except AssertionError:
+        assert_array_close(
+            actual, expected, name=name, hint=_diagnose(actual, bugs, np.shape(expected))
+        )
+
+
+def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ()) -> None:
+    """assert_int_equal, adding the likely mistake when it fails."""
+    try:
+        assert_int_equal(actual, expected, name=name)
+    except AssertionError:
+        hint = None
+        if not isinstance(actual, (bool, np.bool_)) and isinstance(actual, (int, float, np.number)):
+            for message, output in _outputs(bugs):
+                if output == actual:
+                    hint = f"Likely mistake: {message}"
+                    break
+        assert_int_equal(actual, expected, name=name, hint=hint)
