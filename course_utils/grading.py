@@ -25,6 +25,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -826,6 +827,37 @@ def _private_copies(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return tuple(copy(a) for a in args), {k: copy(v) for k, v in kwargs.items()}
 
 
+class StudentProxy:
+    """A student's function that lives in another process (the grader's sandboxed worker).
+
+    :func:`call_student`, :func:`expect_error` and :func:`call_student_torch` hand the call to
+    :meth:`call` / :meth:`call_torch` instead of running student code here; the worker applies
+    the guard against library shortcuts and sends back plain values, or the exception raised.
+    """
+
+    __name__ = "student_function"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(self.__name__, args, kwargs)
+
+    def call(self, exercise: str, args: tuple, kwargs: dict) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def call_torch(
+        self, exercise: str, arrays: tuple, options: dict, dout: Any, device: str
+    ) -> TorchCall:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _invoke(fn: Callable, exercise: str, args: tuple, kwargs: dict) -> Any:
+    """Run the student's ``fn`` under the guard: here, or in its worker for a :class:`StudentProxy`."""
+    if isinstance(fn, StudentProxy):
+        return fn.call(exercise, args, kwargs)
+    namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
+    with quiet(), no_library_shortcuts(exercise, namespaces):
+        return fn(*args, **kwargs)
+
+
 def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` under :func:`no_library_shortcuts`; any exception becomes an AssertionError naming the call.
 
@@ -842,10 +874,8 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
             f"{call}: your function is a library routine; {_WHY['conv']}, so write it out yourself."
         )
     given_args, given_kwargs = _private_copies(args, kwargs)
-    namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
     try:
-        with quiet(), no_library_shortcuts(exercise, namespaces):
-            result = fn(*given_args, **given_kwargs)
+        result = _invoke(fn, exercise, given_args, given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
     except Exception as exc:
@@ -885,10 +915,8 @@ def expect_error(
     call = _describe_student_call(fn, args, kwargs)
     reason = f" ({because})" if because else ""
     given_args, given_kwargs = _private_copies(args, kwargs)
-    namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
     try:
-        with quiet(), no_library_shortcuts(exercise, namespaces):
-            result = fn(*given_args, **given_kwargs)
+        result = _invoke(fn, exercise, given_args, given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
     except error as exc:
@@ -914,6 +942,114 @@ def expect_error(
         f"{call} should raise {error.__name__}{reason}, but it returned {got}. "
         f'Check the argument and `raise {error.__name__}("...")` naming it.'
     )
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """What a student's torch function gave, as plain values: its output, and gradients when asked.
+
+    ``output`` is the result moved to the CPU as float64; ``device`` and ``dtype`` describe the
+    result as returned (``"cuda"``, ``"torch.float64"``); ``grads[i]`` is d(sum(output * dout))
+    / d(array i) by autograd (``None`` for an argument passed as ``None`` or without ``dout``).
+    """
+
+    output: np.ndarray
+    device: str
+    dtype: str
+    grads: tuple[np.ndarray | None, ...] = ()
+
+
+def run_torch_call(
+    fn: Callable, arrays: Sequence[Any], options: dict[str, Any], dout: Any, device: str
+) -> TorchCall:
+    """Call ``fn(*tensors, **options)`` with ``arrays`` as float64 tensors on ``device``; raise what fn raises.
+
+    Student code runs here: it is the in-process half of :func:`call_student_torch` and what the
+    grader's worker runs for it.
+    """
+    want_grads = dout is not None
+    tensors = [
+        None
+        if a is None
+        else torch.tensor(np.asarray(a, dtype=np.float64), device=device, requires_grad=want_grads)
+        for a in arrays
+    ]
+    result = fn(*tensors, **options)
+    if not isinstance(result, torch.Tensor):
+        raise TypeError(
+            f"returned {type(result).__name__}, expected a torch.Tensor: keep the computation in "
+            "torch (no .numpy()) so that it runs on the GPU and autograd can follow it"
+        )
+    grads: tuple[np.ndarray | None, ...] = ()
+    if want_grads:
+        if not result.requires_grad:
+            raise TypeError(
+                "the result is not connected to its inputs in autograd's graph (requires_grad is "
+                "False): build it from the input tensors with torch operations, without .detach() "
+                "or a round trip through numpy"
+            )
+        inputs = [t for t in tensors if t is not None]
+        weights = torch.tensor(np.asarray(dout, dtype=np.float64), device=result.device)
+        if weights.shape != result.shape:
+            raise TypeError(
+                f"returned shape {tuple(result.shape)}, expected {tuple(weights.shape)}"
+            )
+        found = torch.autograd.grad(
+            result, inputs, grad_outputs=weights.to(result.dtype), allow_unused=True
+        )
+        it = iter(found)
+        grads = tuple(None if t is None else _to_numpy(next(it), like=t) for t in tensors)
+    output = result.detach().to("cpu", torch.float64).numpy()
+    return TorchCall(output, result.device.type, str(result.dtype), grads)
+
+
+def _to_numpy(grad: torch.Tensor | None, like: torch.Tensor) -> np.ndarray:
+    if grad is None:  # the input does not reach the output: its gradient is zero
+        return np.zeros(tuple(like.shape))
+    return grad.detach().to("cpu", torch.float64).numpy()
+
+
+def call_student_torch(
+    fn: Callable,
+    *arrays: Any,
+    exercise: str | None = None,
+    dout: Any = None,
+    device: str | torch.device | None = None,
+    **options: Any,
+) -> TorchCall:
+    """Call a student's torch function on ``arrays`` (numpy, made float64 tensors on ``device``) under the guard.
+
+    ``options`` (ints, tuples, strings) are passed as keywords. With ``dout`` (shaped like the
+    output) the gradients of sum(output * dout) with respect to each array come back too. Any
+    exception becomes an ``AssertionError`` naming the call, as in :func:`call_student`.
+    """
+    if not callable(fn):
+        raise AssertionError(
+            f"expected a function, got {type(fn).__name__} {fn!r}: did you overwrite the name?"
+        )
+    from .device import float64_device
+
+    exercise = exercise or getattr(fn, "__name__", "exercise")
+    where = str(device) if device is not None else str(float64_device())
+    call = describe_call(getattr(fn, "__name__", exercise), *arrays, **options)
+    try:
+        if isinstance(fn, StudentProxy):
+            return fn.call_torch(exercise, tuple(arrays), dict(options), dout, where)
+        namespaces = [fn.__globals__] if isinstance(getattr(fn, "__globals__", None), dict) else []
+        with quiet(), no_library_shortcuts(exercise, namespaces):
+            return run_torch_call(fn, arrays, options, dout, where)
+    except LibraryShortcutError as exc:
+        raise LibraryShortcutError(f"{call}: {exc}") from None
+    except Exception as exc:
+        raise AssertionError(
+            f"{call} (tensors on {where}) raised {type(exc).__name__}"
+            + (f": {exc}" if str(exc) else "")
+            + (
+                "\nReplace `raise NotImplementedError()` with your solution."
+                if isinstance(exc, NotImplementedError)
+                else ""
+            )
+        ) from exc
 
 
 # --------------------------------------------------------------------------------------------
