@@ -1,6 +1,7 @@
 """The checkers that assignments' test cells call as ``cu.checks.check_...``: one module per assignment.
 
 - :mod:`.assignment1`: 1-D convolution, output sizes, padding, stride, dilation, im2col.
+- :mod:`.assignment2`: 2-D convolution and pooling, im2col, groups, counts, the torch version.
 
 Shared parts (visible/hidden cases, the hidden-case seed, diagnosing likely mistakes) live in
 :mod:`._common`.
@@ -9,7 +10,9 @@ Shared parts (visible/hidden cases, the hidden-case seed, diagnosing likely mist
 from ._common import CASES, hidden_rng, secret_seed
 from .assignment1 import *  # noqa: F403
 from .assignment1 import __all__ as _assignment1
+from .assignment2 import *  # noqa: F403
+from .assignment2 import __all__ as _assignment2
 
-ASSIGNMENT_MODULES = ("assignment1",)
+ASSIGNMENT_MODULES = ("assignment1", "assignment2")
 
-__all__ = ["CASES", "ASSIGNMENT_MODULES", "hidden_rng", "secret_seed", *_assignment1]
+__all__ = ["CASES", "ASSIGNMENT_MODULES", "hidden_rng", "secret_seed", *_assignment1, *_assignment2]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,9 @@ import numpy as np
 from ..grading import assert_array_close, assert_int_equal, quiet, single_threaded_torch
 
 CASES = ("visible", "hidden")
+
+# words one of which a "the kernel does not fit" ValueError must contain
+_KERNEL_WORDS = ("kernel", "larger", "longer", "too long", "too large", "too big", "exceed", "span")
 
 _RUN_SEED: list[int] = []  # the grading run's secret seed, set only in the grader's process
 
@@ -154,3 +159,71 @@ def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ())
                     hint = f"Likely mistake: {message}"
                     break
         assert_int_equal(actual, expected, name=name, hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# Structure checks (only for functions that live in this process; skipped for a StudentProxy)
+# --------------------------------------------------------------------------------------------
+
+
+def _namespace(fn: Callable) -> dict[str, Any] | None:
+    """The student's globals when ``fn`` is a plain function here, else None (a proxy: skip)."""
+    namespace = getattr(fn, "__globals__", None)
+    return namespace if isinstance(namespace, dict) else None
+
+
+@contextlib.contextmanager
+def _names_replaced(namespace: dict[str, Any], replacements: dict[str, Any]) -> Iterator[None]:
+    """Inside the block, the names in ``replacements`` that ``namespace`` defines are replaced."""
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    try:
+        namespace.update({name: replacements[name] for name in saved})
+        yield
+    finally:
+        namespace.update(saved)
+
+
+_LIBRARY_PATHS = tuple(
+    str(path)
+    for path in {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(__file__).resolve().parents[1],  # course_utils
+    }
+    if path.parent != path  # never the file system's root
+)
+
+
+def _is_student_code(filename: str) -> bool:
+    return not (
+        filename.startswith(_LIBRARY_PATHS)
+        or "site-packages" in filename
+        or filename.startswith("<frozen")
+    )
+
+
+def _student_lines_run(call: Callable[[], Any]) -> int:
+    """Run ``call()`` and return how many lines of student code (code outside the libraries) ran.
+
+    A Python loop over images, channels or positions runs more lines for a larger input; a
+    vectorised function runs the same number whatever the sizes.
+    """
+    count = 0
+    previous = sys.gettrace()
+
+    def local(frame, event, arg):  # noqa: ARG001
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame, event, arg):  # noqa: ARG001
+        return local if _is_student_code(frame.f_code.co_filename) else None
+
+    sys.settrace(tracer)
+    try:
+        call()
+    finally:
+        sys.settrace(previous)
+    return count

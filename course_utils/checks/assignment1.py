@@ -27,6 +27,7 @@ from ..grading import (
 )
 from ..validation import check_int
 from ._common import (
+    _KERNEL_WORDS,
     Bug,
     _assert_close,
     _assert_int,
@@ -955,8 +956,6 @@ def _check_conv1d_feature(
 # --------------------------------------------------------------------------------------------
 # Argument checks
 # --------------------------------------------------------------------------------------------
-
-_KERNEL_WORDS = ("kernel", "larger", "longer", "too long", "too large", "too big", "exceed", "span")
 
 
 def _error_cases(function: str) -> list[tuple[str, tuple, dict[str, Any], tuple[str, ...], bool]]:
