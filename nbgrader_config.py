@@ -4,6 +4,10 @@ Environment variables, so one file serves a laptop, a JupyterHub and CI:
   COURSE_DB_URL        gradebook URL (default: SQLite file gradebook.db next to this file);
                        e.g. postgresql://user:password@host/cnn_course for several graders at once
   COURSE_CELL_TIMEOUT  seconds one cell may run during autograding (default 60)
+  COURSE_SANDBOX       0 runs student kernels without the bubblewrap sandbox (default: sandboxed)
+  COURSE_LIMIT_*       sandbox limits: MEMORY_MB, CPU_SECONDS, PROCESSES, FILE_SIZE_MB, OUTPUT_KB,
+                       NOTEBOOK_SECONDS (defaults in course_utils.sandbox.Limits; `course autograde`
+                       sets them from its options)
 """
 
 import os
@@ -19,6 +23,18 @@ if os.environ.get("COURSE_DB_URL"):
 
 # A cell that runs longer than this is interrupted; the rest of the notebook is still graded.
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
+
+# Student kernels run in a bubblewrap sandbox (course_utils.sandbox) with resource limits, and
+# the notebook as a whole has a budget of time and of output bytes, counted by the grader.
+c.Autograde.autograde_preprocessors = [
+    "course_utils.sandbox.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # A test cell scores zero when anything reaches stderr; drop warnings (numpy/torch
 # RuntimeWarning, UserWarning, ...) so they cannot zero a correct answer.

@@ -1,0 +1,394 @@
+"""The sandbox that a student's code runs in while it is graded: bubblewrap plus resource limits.
+
+:func:`sandbox_command` wraps a command so that it runs
+
+* in its own user, PID, IPC, UTS, cgroup and network namespaces (no network; it cannot see or
+  signal the grader; every process it starts dies with it: ``--die-with-parent``);
+* on a read-only view of the system and the Python environment (``course_utils`` included) and
+  nothing else of the course: the gradebook, ``solutions/``, other students' files and the
+  source tree are simply not there; only the folders passed as ``writable`` can be written;
+* with a clean environment (no inherited secrets such as ``COURSE_DB_URL``);
+* as the unprivileged user ``nobody`` when the grader runs as root, under limits on memory,
+  CPU time, processes and file size (:class:`Limits`).
+
+:class:`SandboxedKernelManager` starts the notebook's Jupyter kernel that way (nbgrader's
+``Execute.kernel_manager_class``); it talks to the kernel over Unix sockets in a private folder,
+since the sandbox has no network. :class:`GuardedExecute` is nbgrader's ``Execute`` with a budget
+of output bytes and of wall-clock time for the whole notebook, counted in the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+SANDBOX_ENV_VAR = "COURSE_SANDBOX"  # "0" turns the sandbox off (trusted notebooks only)
+LIMIT_ENV_PREFIX = "COURSE_LIMIT_"  # e.g. COURSE_LIMIT_MEMORY_MB=4096
+INSTALL_HINT = (
+    "bubblewrap (bwrap) is needed to grade untrusted notebooks in a sandbox: install it with "
+    "`sudo apt-get install bubblewrap` (Debian/Ubuntu) or `sudo dnf install bubblewrap` "
+    "(Fedora), or pass --no-sandbox to grade without one (only for notebooks you trust)"
+)
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
+KEPT_ENV = ("LANG", "LC_ALL", "TZ", "COURSE_DEVICE", "PYTHONWARNINGS", "CUDA_VISIBLE_DEVICES")
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox (one student's kernel or worker).
+
+    ``memory_mb`` is the address space of each process (a 10 GiB allocation fails with
+    MemoryError); ``cpu_seconds`` the CPU time of each process; ``processes`` the processes and
+    threads of the sandbox user (enforced when the grader runs as root, which runs student code
+    as ``nobody``); ``file_size_mb`` the largest file it may write; ``output_kb`` the output a
+    whole notebook may print (the rest is dropped); ``notebook_seconds`` the wall-clock budget of
+    a whole notebook (cells after it are not run).
+    """
+
+    memory_mb: int = 3072
+    cpu_seconds: int = 900
+    processes: int = 256
+    file_size_mb: int = 64
+    output_kb: int = 1024
+    notebook_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{item.name} must be a positive int, got {value!r}")
+
+    @classmethod
+    def from_env(cls, **overrides: int | None) -> Limits:
+        """Return the defaults, overridden by ``COURSE_LIMIT_<NAME>`` variables, then by ``overrides``."""
+        values = {}
+        for item in fields(cls):
+            raw = os.environ.get(LIMIT_ENV_PREFIX + item.name.upper())
+            if raw is not None:
+                try:
+                    values[item.name] = int(raw)
+                except ValueError:
+                    raise ValueError(
+                        f"{LIMIT_ENV_PREFIX + item.name.upper()} must be an int, got {raw!r}"
+                    ) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {item.name for item in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown limit(s) {sorted(unknown)}")
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """Return these limits as ``COURSE_LIMIT_*`` variables (how nbgrader's process receives them)."""
+        return {LIMIT_ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def sandbox_enabled() -> bool:
+    """Return False only when ``COURSE_SANDBOX=0`` (grading trusted notebooks without a sandbox)."""
+    return os.environ.get(SANDBOX_ENV_VAR, "1").strip() not in ("0", "false", "no", "off")
+
+
+def _bwrap() -> str:
+    found = shutil.which("bwrap")
+    if found is None:
+        raise SandboxUnavailable(INSTALL_HINT)
+    return found
+
+
+def _runs_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def sandbox_user() -> tuple[int, int] | None:
+    """Return (uid, gid) of ``nobody`` when the grader is root (student code never runs as root), else None."""
+    if not _runs_as_root():
+        return None
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return (65534, 65534)
+    return entry.pw_uid, entry.pw_gid
+
+
+def give_to_sandbox(path: Path) -> None:
+    """Make ``path`` (a scratch folder, recursively) writable by the sandbox's user."""
+    user = sandbox_user()
+    if user is None:
+        return
+    for folder, dirs, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, d) for d in dirs)]:
+            os.chown(name, *user)
+        for name in files:
+            os.chown(os.path.join(folder, name), *user)
+
+
+def _readable_roots() -> list[Path]:
+    """The folders the sandbox sees read-only: the system, Python, the environment, course_utils."""
+    package = Path(__file__).resolve().parent
+    roots = [Path(p) for p in SYSTEM_DIRS if Path(p).exists()]
+    for path in (sys.base_prefix, sys.prefix, sys.exec_prefix, package):
+        roots.append(Path(path).resolve())
+    roots.append(Path(sys.executable).parent)  # the venv's bin/ (symlinks resolve into roots)
+    kept: list[Path] = []
+    for root in sorted(set(roots), key=lambda p: len(p.parts)):
+        if not any(root == k or k in root.parents for k in kept):
+            kept.append(root)
+    return kept
+
+
+def _limit_args(limits: Limits) -> list[str]:
+    args = [
+        "prlimit",
+        f"--as={limits.memory_mb * 1024 * 1024}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--fsize={limits.file_size_mb * 1024 * 1024}",
+        "--core=0",
+    ]
+    if _runs_as_root():
+        args.append(f"--nproc={limits.processes}")
+    return [*args, "--"]
+
+
+def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment a sandboxed process gets: a fixed minimum, never the grader's secrets."""
+    env = {
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "IPYTHONDIR": "/tmp/ipython",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name in KEPT_ENV:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    for name in THREAD_ENV:
+        env[name] = os.environ.get(name, "1")
+    env.update(extra or {})
+    return env
+
+
+def sandbox_command(
+    command: Sequence[str],
+    *,
+    writable: Sequence[str | Path] = (),
+    limits: Limits | None = None,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """Return ``command`` wrapped in bubblewrap and prlimit (see the module docstring).
+
+    ``writable`` folders are bound read-write at the same paths; ``cwd`` (one of them, or a
+    read-only folder) is the working directory inside. Raises :class:`SandboxUnavailable`
+    without bubblewrap.
+    """
+    limits = limits or Limits.from_env()
+    user = sandbox_user()
+    # As root, bubblewrap needs no user namespace; the command drops to `nobody` inside it.
+    # Otherwise a user namespace gives an unprivileged user the same walls.
+    namespaces = (
+        ["--unshare-all"]
+        if user is None
+        else [
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
+    )
+    args = [_bwrap(), *namespaces, "--die-with-parent"]
+    readable = _readable_roots()
+    writable = [Path(folder).resolve() for folder in writable]
+    # bubblewrap makes missing parents of a mount point private (0700): open them to `nobody`
+    parents = {p for root in [*readable, *writable] for p in root.parents if p != Path("/")}
+    for parent in sorted(parents, key=lambda p: len(p.parts)):
+        if parent != Path("/tmp") and Path("/tmp") not in parent.parents:
+            args += ["--perms", "0755", "--dir", str(parent)]
+    for root in readable:
+        args += ["--ro-bind", str(root), str(root)]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    for device in sorted(Path("/dev").glob("nvidia*")):  # the GPU, when there is one
+        args += ["--dev-bind", str(device), str(device)]
+    for folder in writable:
+        args += ["--bind", str(folder), str(folder)]
+    if cwd is not None:
+        args += ["--chdir", str(Path(cwd).resolve())]
+    args.append("--clearenv")
+    for name, value in sandbox_env(env).items():
+        args += ["--setenv", name, value]
+    drop = []
+    if user is not None:
+        drop = [
+            "setpriv",
+            f"--reuid={user[0]}",
+            f"--regid={user[1]}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
+    return [*args, "--", *drop, *_limit_args(limits), *command]
+
+
+def check_sandbox() -> None:
+    """Raise :class:`SandboxUnavailable` with the reason and how to fix it unless a sandbox can start here."""
+    try:
+        command = sandbox_command([sys.executable, "-c", "import course_utils"])
+    except SandboxUnavailable:
+        raise
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailable(f"bubblewrap could not start: {exc}. {INSTALL_HINT}") from None
+    if done.returncode != 0:
+        raise SandboxUnavailable(
+            "bubblewrap is installed but could not start a sandbox here "
+            f"({done.stderr.strip()[-300:] or 'exit status ' + str(done.returncode)}); user "
+            "namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1, or "
+            "kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu 24.04), or pass --no-sandbox"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# nbgrader integration: the kernel manager and the executor
+# --------------------------------------------------------------------------------------------
+
+try:  # nbgrader is a dependency of the course, but the sandbox itself does not need it
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat.notebooknode import NotebookNode
+    from nbgrader.preprocessors import Execute
+except ImportError:  # pragma: no cover
+    AsyncKernelManager = object  # type: ignore[assignment,misc]
+    Execute = object  # type: ignore[assignment,misc]
+
+
+class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-type]
+    """A Jupyter kernel manager whose kernels run in :func:`sandbox_command`'s sandbox.
+
+    The kernel's working directory is a scratch copy of the notebook's folder (the student's
+    writes never reach the real one); the connection file and the kernel's Unix sockets live in
+    a private folder shared with the sandbox.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._private = Path(tempfile.mkdtemp(prefix="course-kernel-"))
+        self._scratch: Path | None = None
+        self.transport = "ipc"
+        self.ip = str(self._private / "kernel")
+        self.connection_file = str(self._private / "connection.json")
+        self.cache_ports = False
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        # A signal to the process group would reach bubblewrap itself and kill the sandbox:
+        # interrupt through the kernel's control channel instead (ipykernel signals itself).
+        self.kernel_spec.interrupt_mode = "message"
+        launch = getattr(self, "_launch_args", {}) or {}
+        folder = Path(launch.get("cwd") or os.getcwd())
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-"))
+        shutil.copytree(folder, self._scratch, dirs_exist_ok=True, symlinks=False)
+        give_to_sandbox(self._scratch)
+        give_to_sandbox(self._private)
+        launch["cwd"] = str(self._scratch)
+        return sandbox_command(
+            command,
+            writable=[self._private, self._scratch],
+            cwd=self._scratch,
+            env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+        )
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        if self._scratch is not None:
+            kw["cwd"] = str(self._scratch)
+        kw.pop("env", None)  # the sandbox sets its own environment (--clearenv)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            for folder in (self._private, self._scratch):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _text_size(output: NotebookNode) -> int:
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    data = output.get("data") or {}
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+
+
+class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
+    """nbgrader's Execute in the sandbox (unless ``COURSE_SANDBOX=0``), with budgets for the whole notebook.
+
+    Output past ``Limits.output_kb`` is dropped (one note says so); a cell that starts after
+    ``Limits.notebook_seconds`` is not run and shows an error saying why. Both budgets are
+    counted here, in the grader, not in the student's kernel.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        if sandbox_enabled():
+            kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+        self._limits = Limits.from_env()
+        self._started: float | None = None
+        self._printed = 0
+        self._truncated = False
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._started, self._printed, self._truncated = time.monotonic(), 0, False
+        return super().preprocess(nb, resources, km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self._truncated:
+            return None
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or out.get("output_type") == "error":
+            return out
+        self._printed += _text_size(out)
+        if self._printed > self._limits.output_kb * 1024:
+            self._truncated = True
+            outs.remove(out)
+            note = NotebookNode(
+                output_type="stream",
+                name="stdout",
+                text=f"\n[output truncated: the notebook printed more than {self._limits.output_kb} KB]\n",
+            )
+            outs.append(note)
+            return note
+        return out
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        elapsed = time.monotonic() - (self._started or time.monotonic())
+        if cell.cell_type == "code" and elapsed > self._limits.notebook_seconds:
+            cell.outputs = [
+                NotebookNode(
+                    output_type="error",
+                    ename="NotebookTimeBudgetError",
+                    evalue=f"not run: the notebook used its {self._limits.notebook_seconds} s budget",
+                    traceback=[
+                        f"NotebookTimeBudgetError: not run: the whole notebook may take "
+                        f"{self._limits.notebook_seconds} s and earlier cells used it up"
+                    ],
+                )
+            ]
+            return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
