@@ -137,14 +137,20 @@ def _diagnose(
     return None
 
 
-def _assert_close(actual: Any, expected: np.ndarray, name: str, bugs: Sequence[Bug] = ()) -> None:
+def _assert_close(
+    actual: Any,
+    expected: np.ndarray,
+    name: str,
+    bugs: Sequence[Bug] = (),
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+) -> None:
     """assert_array_close, adding the likely mistake when it fails."""
     try:
-        assert_array_close(actual, expected, name=name)
+        assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol)
     except AssertionError:
-        assert_array_close(
-            actual, expected, name=name, hint=_diagnose(actual, bugs, np.shape(expected))
-        )
+        hint = _diagnose(actual, bugs, np.shape(expected))
+        assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol, hint=hint)
 
 
 def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ()) -> None:
