@@ -797,6 +797,8 @@ def describe_call(name: str, *args: Any, **kwargs: Any) -> str:
 
 def _describe_student_call(fn: Callable, args: tuple, kwargs: dict) -> str:
     name = getattr(fn, "__name__", "your function")
+    if isinstance(fn, StudentProxy):  # its signature lives in the student's process
+        return describe_call(name, *args, **kwargs)
     try:
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
         parts = [f"{key}={describe_value(value)}" for key, value in bound.arguments.items()]
@@ -878,6 +880,8 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
         result = _invoke(fn, exercise, given_args, given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
+    except InPlaceChange:
+        raise
     except Exception as exc:
         where = _student_line(exc)
         raise AssertionError(
@@ -890,15 +894,26 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
                 else ""
             )
         ) from exc
+    check_inputs_unchanged(call, args, kwargs, given_args, given_kwargs)
+    return result
+
+
+class InPlaceChange(AssertionError):
+    """A student's function changed one of its input arrays."""
+
+
+def check_inputs_unchanged(
+    call: str, args: tuple, kwargs: dict, given_args: tuple, given_kwargs: dict
+) -> None:
+    """Raise :class:`InPlaceChange` if a student's function changed an input array it was given."""
     names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
     given = [*given_args, *given_kwargs.values()]
     for name, original, seen in zip(names, [*args, *kwargs.values()], given, strict=True):
         if isinstance(original, np.ndarray) and not np.array_equal(seen, original, equal_nan=True):
-            raise AssertionError(
+            raise InPlaceChange(
                 f"{call} changed its input {name} in place; work on a copy "
                 "(np.pad and arithmetic like x * 2 return new arrays)"
             )
-    return result
 
 
 def expect_error(
@@ -919,6 +934,8 @@ def expect_error(
         result = _invoke(fn, exercise, given_args, given_kwargs)
     except LibraryShortcutError as exc:
         raise LibraryShortcutError(f"{call}: {exc}") from None
+    except InPlaceChange:
+        raise
     except error as exc:
         message = str(exc)
         if mentions and not any(word.lower() in message.lower() for word in mentions):

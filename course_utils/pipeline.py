@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sandbox import (
+    SANDBOX_ENV_VAR,
+    Limits,
+    SandboxUnavailable,
+    check_sandbox,
+)
+
 CONFIG_FILE = "nbgrader_config.py"
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "assignments"
@@ -32,7 +40,7 @@ FEEDBACK_DIR = "feedback"
 LOG_DIR = "logs"
 SOLUTION_STUDENT = "solution-check"
 RELEASE_STUDENT = "release-check"
-DEFAULT_STUDENT_TIMEOUT = 30 * 60
+DEFAULT_STUDENT_TIMEOUT = 15 * 60  # a backstop: the notebook's own budget (Limits) ends it sooner
 STUDENT_ID_PATTERN = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 Progress = Callable[[str], None]
@@ -54,6 +62,7 @@ class GradeResult:
     reason: str = ""
     seconds: float = 0.0
     log: str = ""
+    flags: list[str] = field(default_factory=list)  # integrity findings: "flagged for review"
 
     @property
     def ok(self) -> bool:
@@ -305,8 +314,26 @@ def _db_url(root: Path) -> str:
     return os.environ.get("COURSE_DB_URL") or f"sqlite:///{root / 'gradebook.db'}"
 
 
+@dataclass(frozen=True)
+class GradingSetup:
+    """How a grading run treats untrusted code: sandbox, limits, the run's secret seed."""
+
+    sandbox: bool = True
+    limits: Limits = field(default_factory=Limits.from_env)
+    seed: int = 0
+    verify: bool = True
+
+    def env(self) -> dict[str, str]:
+        return {SANDBOX_ENV_VAR: "1" if self.sandbox else "0", **self.limits.as_env()}
+
+
 def _grade_one(
-    root: Path, assignment: str, student: str, timeout: float, cell_timeout: int | None
+    root: Path,
+    assignment: str,
+    student: str,
+    timeout: float,
+    cell_timeout: int | None,
+    setup: GradingSetup,
 ) -> GradeResult:
     log_path = root / LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -316,7 +343,7 @@ def _grade_one(
     start = time.perf_counter()
     result = GradeResult(student, assignment, "failed", log=str(log_path))
     try:
-        done = run_nbgrader(root, args, timeout=timeout)
+        done = run_nbgrader(root, args, timeout=timeout, env=setup.env())
         output = done.stdout + done.stderr
         returncode = done.returncode
     except subprocess.TimeoutExpired as exc:
@@ -332,6 +359,10 @@ def _grade_one(
         result.reason = _failure_reason(output)
     else:
         result.status = "graded"
+        if setup.verify:
+            problem = _verify(root, assignment, student, setup, cell_timeout, result)
+            if problem:
+                result.flags.append(problem)
         result.score, result.max_score, manual = read_scores(root, assignment, student)
         if manual:
             result.reason = f"+{manual:g} points of written answers to grade by hand"
@@ -342,6 +373,61 @@ def _grade_one(
             notes = ["a cell ran past the time limit and was interrupted", result.reason]
             result.reason = "; ".join(note for note in notes if note)
     return result
+
+
+def _verify(
+    root: Path,
+    assignment: str,
+    student: str,
+    setup: GradingSetup,
+    cell_timeout: int | None,
+    result: GradeResult,
+) -> str:
+    """Re-run the passed tests outside the student's process (course_utils.verify); return a problem, if any."""
+    seconds = cell_timeout or int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
+    command = [
+        sys.executable,
+        "-m",
+        "course_utils.verify",
+        str(root),
+        assignment,
+        student,
+        f"--seed={setup.seed}",
+        f"--cell-timeout={seconds}",
+    ]
+    if not setup.sandbox:
+        command.append("--no-sandbox")
+    try:
+        done = subprocess.run(
+            command,
+            cwd=root,
+            env=_nbgrader_env(setup.env()),
+            capture_output=True,
+            text=True,
+            timeout=2 * setup.limits.notebook_seconds + 120,
+        )
+    except subprocess.TimeoutExpired:
+        return "the re-run of the tests outside the notebook did not finish; grade not verified"
+    with open(result.log, "a", encoding="utf-8") as log:
+        log.write(f"\n--- verification (seed {setup.seed}) ---\n{done.stdout}{done.stderr}")
+    if done.returncode != 0:
+        return (
+            "the re-run of the tests outside the notebook failed (see the log); grade not verified"
+        )
+    result.flags += _read_flags(root, assignment, student)
+    return ""
+
+
+def _read_flags(root: Path, assignment: str, student: str) -> list[str]:
+    from .verify import report_path
+
+    path = report_path(root, assignment, student)
+    if not path.is_file():
+        return []
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("flags", []))
+    except (OSError, ValueError):
+        return [f"the verification report {path.name} is unreadable"]
 
 
 def _failure_reason(output: str) -> str:
@@ -371,13 +457,23 @@ def autograde(
     timeout: float = DEFAULT_STUDENT_TIMEOUT,
     cell_timeout: int | None = None,
     progress: Progress = print,
+    setup: GradingSetup | None = None,
 ) -> list[GradeResult]:
     """Autograde each student's submission in its own nbgrader process; never stop at a failure.
 
     ``students`` defaults to every folder in submitted/ that holds ``assignment``. ``jobs`` > 1
     grades that many students at once (2 suits a 2-core machine). Progress is reported per student.
+    ``setup`` says whether kernels are sandboxed (default: yes, and a missing sandbox is a
+    ``CourseError``), their limits, and the run's secret seed for hidden cases (default: drawn
+    now and reported); each graded submission is then verified outside its notebook.
     """
     resolve_assignments(root, [assignment])
+    setup = setup or GradingSetup(seed=secrets.randbelow(2**32))
+    if setup.sandbox:
+        try:
+            check_sandbox()
+        except SandboxUnavailable as exc:
+            raise CourseError(str(exc)) from None
     if students is None:
         students = sorted(
             p.parent.name for p in (root / SUBMITTED_DIR).glob(f"*/{assignment}") if p.is_dir()
@@ -388,12 +484,25 @@ def autograde(
     total, finished, started = len(students), [], time.perf_counter()
     lock = threading.Lock()
 
+    progress(
+        f"grading {total} submission(s) of {assignment} "
+        f"{'in the sandbox' if setup.sandbox else 'WITHOUT a sandbox'}; hidden cases drawn with "
+        f"seed {setup.seed} (--seed {setup.seed} draws them again)"
+    )
+
     def grade(student: str) -> GradeResult:
-        result = _grade_one(root, assignment, student, timeout, cell_timeout)
+        try:
+            result = _grade_one(root, assignment, student, timeout, cell_timeout, setup)
+        except Exception as exc:  # a grader-side problem with one student never stops the run
+            result = GradeResult(
+                student, assignment, "failed", reason=f"grading failed: {type(exc).__name__}: {exc}"
+            )
         outcome = (
             f"{result.score:g}/{result.max_score:g}" if result.ok else f"FAILED: {result.reason}"
         )
         note = f" ({result.reason})" if result.ok and result.reason else ""
+        if result.flags:
+            note += f" [flagged for review: {len(result.flags)} finding(s); {result.flags[0]}]"
         with lock:  # one whole line at a time when graders run in parallel
             finished.append(result)
             elapsed = time.perf_counter() - started
@@ -413,7 +522,8 @@ def autograde(
 def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] = ()) -> Path:
     """Write every gradebook score (plus failures in ``results``) to a CSV file; return its path.
 
-    Columns: student, assignment, score, max_score, percent, status, reason.
+    Columns: student, assignment, score, max_score, percent, status, reason, review (what the
+    integrity checks flagged for a person to look at; empty when nothing was).
     """
     from nbgrader.api import Gradebook
 
@@ -429,6 +539,7 @@ def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] =
                     "max_score": submission.max_score,
                     "status": "needs manual grading" if submission.needs_manual_grade else "graded",
                     "reason": "",
+                    "review": "; ".join(_read_flags(root, assignment.name, submission.student_id)),
                 }
         maxima = {assignment.name: assignment.max_score for assignment in gradebook.assignments}
     for result in results:
@@ -440,12 +551,23 @@ def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] =
                 "max_score": result.max_score or maxima.get(result.assignment, 0.0),
                 "status": "failed",
                 "reason": result.reason,
+                "review": "; ".join(result.flags),
             }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(
-            handle, ["student", "assignment", "score", "max_score", "percent", "status", "reason"]
+            handle,
+            [
+                "student",
+                "assignment",
+                "score",
+                "max_score",
+                "percent",
+                "status",
+                "reason",
+                "review",
+            ],
         )
         writer.writeheader()
         for key in sorted(rows):
@@ -489,6 +611,12 @@ def check(
     """
     names = resolve_assignments(root, names)
     results = []
+    try:  # our own notebooks: the sandbox is used where there is one, not required
+        check_sandbox()
+        sandboxed = True
+    except SandboxUnavailable:
+        sandboxed = False
+    setup = GradingSetup(sandbox=sandboxed, seed=secrets.randbelow(2**32))
     with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
         work = Path(scratch)
         shutil.copy(root / CONFIG_FILE, work / CONFIG_FILE)
@@ -510,6 +638,7 @@ def check(
                         [SOLUTION_STUDENT, RELEASE_STUDENT],
                         jobs=jobs,
                         progress=progress,
+                        setup=setup,
                     )
                 }
                 for result in graded.values():  # keep the logs once the scratch course is gone
@@ -526,6 +655,10 @@ def check(
                 elif solution.score != solution.max_score:
                     outcome.problems.append(
                         f"the solution scores {solution.score:g}/{solution.max_score:g}, not full marks"
+                    )
+                if solution.flags:
+                    outcome.problems.append(
+                        "the solution is flagged for review: " + "; ".join(solution.flags)
                     )
                 if not released.ok:
                     outcome.problems.append(f"the release could not be graded: {released.reason}")

@@ -1,0 +1,516 @@
+"""Re-run a submission's tests outside the student's process: the verdict that becomes the grade.
+
+After nbgrader has run a student's notebook (in the sandbox), every test cell that passed there
+is run again *here*, in the grader's process, from its trusted source in ``solutions/``: the
+student's functions are :class:`RemoteFunction` proxies that forward each call to a fresh
+sandboxed worker (:mod:`course_utils.worker`) holding only the student's answer cells, and get
+plain arrays back (:mod:`course_utils.wire`). The checkers, the reference results and the
+comparison all live in this process, so nothing the student's code patches, reads from stack
+frames or prints can change the verdict; and the hidden cases use a seed drawn per grading run
+(:func:`course_utils.checks.secret_seed`), so they cannot be memoized from the notebook.
+
+A cell that passed in the notebook but fails here scores 0 in the gradebook and is flagged;
+the answer cells are also read for code no honest answer needs (:mod:`course_utils.integrity`).
+Run as ``python -m course_utils.verify ROOT ASSIGNMENT STUDENT --seed N`` by the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import wire
+from .grading import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
+from .sandbox import Limits, give_to_sandbox, sandbox_command
+
+TRUSTED_NAMES = {"cu": "course_utils", "np": "numpy", "math": "math"}
+_ERRORS = {
+    cls.__name__: cls
+    for cls in (
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        LookupError,
+        AssertionError,
+        NotImplementedError,
+        ZeroDivisionError,
+        ArithmeticError,
+        OverflowError,
+        FloatingPointError,
+        RuntimeError,
+        RecursionError,
+        AttributeError,
+        NameError,
+        UnboundLocalError,
+        MemoryError,
+        TimeoutError,
+        LibraryShortcutError,
+        InPlaceChange,
+    )
+}
+
+
+class StudentProcessError(RuntimeError):
+    """The student's worker raised something that is not an ordinary exception (SystemExit, ...)."""
+
+
+def _rebuild(error: dict[str, Any]) -> Exception:
+    """Return an exception of the first known class in the student's exception's MRO."""
+    message = str(error.get("message", ""))
+    for name in error.get("mro", []):
+        if name in _ERRORS:
+            return _ERRORS[name](message)
+    return StudentProcessError(f"{error.get('type', 'an exception')}: {message}")
+
+
+class WorkerClient:
+    """One sandboxed worker holding a student's answer cells; restarted after a timeout or a crash."""
+
+    def __init__(
+        self, cells: list[str], *, sandbox: bool, limits: Limits, startup_seconds: float
+    ) -> None:
+        self.cells = cells
+        self.sandbox = sandbox
+        self.limits = limits
+        self.startup_seconds = startup_seconds
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+        self.deadline: float | None = None
+        self.problems: list[dict[str, Any]] = []
+        self.dead_reason = ""
+        self.starts = 0
+
+    def start(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="course-worker-"))
+        program = self.folder / "program.json"
+        program.write_text(json.dumps({"cells": self.cells}), encoding="utf-8")
+        give_to_sandbox(self.folder)
+        command = [sys.executable, "-m", "course_utils.worker", str(program)]
+        env = None
+        if self.sandbox:
+            command = sandbox_command(
+                command,
+                writable=[self.folder],
+                cwd=self.folder,
+                limits=self.limits,
+                env={"MPLBACKEND": "Agg"},
+            )
+        else:
+            env = {**os.environ, "MPLBACKEND": "Agg"}
+        log = (self.folder / "stderr.log").open("wb")
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=self.folder,
+            env=env,
+            start_new_session=True,
+        )
+        log.close()
+        self.starts += 1
+        ready = self._receive(time.monotonic() + self.startup_seconds, "running the answer cells")
+        self.problems = ready.get("problems", []) if isinstance(ready, dict) else []
+
+    def stop(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+            self.process = None
+        if self.folder is not None:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def begin_cell(self, seconds: float) -> None:
+        """Give the next test cell ``seconds``; start the worker again if it died in an earlier one."""
+        self.deadline = time.monotonic() + seconds
+        self.dead_reason = ""
+        if self.process is None:
+            self.start()
+
+    def _receive(self, deadline: float, doing: str) -> Any:
+        assert self.process is not None and self.process.stdout is not None
+        try:
+            return wire.receive(self.process.stdout.fileno(), deadline)
+        except TimeoutError:
+            self.stop()
+            self.dead_reason = f"your code took too long ({doing}) and was stopped"
+        except (EOFError, OSError):
+            self.stop()
+            self.dead_reason = f"the process running your code ended while {doing}"
+        except wire.WireError as exc:
+            self.stop()
+            self.dead_reason = f"your code's answer could not be read ({exc})"
+        raise TimeoutError(self.dead_reason)
+
+    def request(self, message: dict[str, Any]) -> Any:
+        if self.process is None:
+            raise TimeoutError(self.dead_reason or "the process running your code is not running")
+        assert self.process.stdin is not None
+        try:
+            wire.send(self.process.stdin.fileno(), message)
+        except OSError:
+            self.stop()
+            self.dead_reason = "the process running your code ended"
+            raise TimeoutError(self.dead_reason) from None
+        deadline = self.deadline or time.monotonic() + 60
+        answer = self._receive(deadline, f"in {message.get('path', 'a call')}")
+        if not isinstance(answer, dict) or "ok" not in answer:
+            raise wire.WireError("malformed answer")
+        if not answer["ok"]:
+            raise _rebuild(answer.get("error") or {})
+        return wire.decode(answer.get("value"))
+
+
+class RemoteFunction(StudentProxy):
+    """A student's function (or class, or ``Class.method``) living in a :class:`WorkerClient`."""
+
+    def __init__(self, client: WorkerClient, path: str) -> None:
+        self._client = client
+        self._path = path
+        self.__name__ = path.rsplit(".", 1)[-1]
+        self.__qualname__ = path
+
+    def __getattr__(self, name: str) -> RemoteFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteFunction(self._client, f"{self._path}.{name}")
+
+    def __repr__(self) -> str:
+        return f"<student's {self._path}>"
+
+    def call(self, exercise: str, args: tuple, kwargs: dict) -> Any:
+        return self._client.request(
+            {
+                "op": "call",
+                "path": self._path,
+                "exercise": exercise,
+                "args": wire.encode(list(args)),
+                "kwargs": wire.encode(dict(kwargs)),
+            }
+        )
+
+    def call_torch(
+        self, exercise: str, arrays: tuple, options: dict, dout: Any, device: str
+    ) -> TorchCall:
+        done = self._client.request(
+            {
+                "op": "torch",
+                "path": self._path,
+                "exercise": exercise,
+                "arrays": wire.encode(list(arrays)),
+                "options": wire.encode(dict(options)),
+                "dout": wire.encode(dout),
+                "device": device,
+            }
+        )
+        return TorchCall(done["output"], done["device"], done["dtype"], tuple(done["grads"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Which cells are what
+# --------------------------------------------------------------------------------------------
+
+
+def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def test_cells(source_notebook: dict[str, Any]) -> dict[str, str]:
+    """Return grade_id -> trusted source of every autograded test cell of a source notebook."""
+    return {
+        _nbgrader(c)["grade_id"]: _source(c)
+        for c in source_notebook["cells"]
+        if c.get("cell_type") == "code"
+        and _nbgrader(c).get("grade")
+        and not _nbgrader(c).get("solution")
+    }
+
+
+def answer_cells(graded_notebook: dict[str, Any], tests: dict[str, str]) -> list[str]:
+    """Return the code the worker runs: the first code cell (the set-up), answer cells, cells the student added.
+
+    Test cells and the instructor's locked cells (demos, timings) are left out: a student
+    function may rely only on the set-up cell and on answer cells.
+    """
+    cells = []
+    first = True
+    for cell in graded_notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = _nbgrader(cell)
+        if meta.get("grade_id") in tests:
+            first = False
+            continue
+        if first or meta.get("solution") or not meta.get("locked"):
+            cells.append(_source(cell))
+        first = False
+    return cells
+
+
+def student_names(test_source: str) -> list[str]:
+    """Return the names a test cell reads that are neither trusted modules nor builtins: the student's."""
+    tree = ast.parse(test_source)
+    names = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id not in TRUSTED_NAMES
+            and not hasattr(builtins, node.id)
+        ):
+            names.append(node.id)
+    return list(dict.fromkeys(names))
+
+
+# --------------------------------------------------------------------------------------------
+# Verifying one submission
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CellVerdict:
+    """One test cell: its points, whether it passed in the notebook, and here (None: not re-run)."""
+
+    notebook: str
+    grade_id: str
+    points: float
+    in_notebook: float
+    verified: bool | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class VerifyReport:
+    """What verifying one submission found; written to logs/verify-<assignment>-<student>.json."""
+
+    student: str
+    assignment: str
+    seed: int
+    sandbox: bool
+    cells: list[CellVerdict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    worker_problems: list[dict[str, Any]] = field(default_factory=list)
+    worker_starts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def points_removed(self) -> float:
+        return sum(c.in_notebook for c in self.cells if c.verified is False)
+
+
+def _run_test_cell(source: str, client: WorkerClient, seed: int) -> tuple[bool, str]:
+    import importlib
+
+    from .checks import secret_seed
+
+    namespace: dict[str, Any] = {
+        name: importlib.import_module(module) for name, module in TRUSTED_NAMES.items()
+    }
+    for name in student_names(source):
+        namespace[name] = RemoteFunction(client, name)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), secret_seed(seed):
+            exec(compile(source, "<test cell>", "exec"), namespace)  # noqa: S102 (our own source)
+    except Exception as exc:  # the test failed: its message is the verdict
+        return False, f"{type(exc).__name__}: {exc}"[:3000]
+    return True, printed.getvalue()[-500:]
+
+
+def verify_notebooks(
+    pairs: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, float], dict[str, float]]],
+    *,
+    student: str,
+    assignment: str,
+    seed: int,
+    sandbox: bool,
+    limits: Limits,
+    cell_seconds: float,
+) -> VerifyReport:
+    """Verify each (name, source notebook, graded notebook, points, scores in the notebook) of a submission."""
+    from .integrity import scan_cells
+
+    started = time.monotonic()
+    report = VerifyReport(student, assignment, seed, sandbox)
+    for name, source_nb, graded_nb, points, scores in pairs:
+        tests = test_cells(source_nb)
+        answers = answer_cells(graded_nb, tests)
+        report.flags += scan_cells(answers, label=name)
+        todo = [gid for gid in tests if scores.get(gid, 0) > 0]
+        for gid in tests:
+            if gid not in todo:
+                report.cells.append(CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0)))
+        if not todo:
+            continue
+        client = WorkerClient(
+            answers, sandbox=sandbox, limits=limits, startup_seconds=limits.notebook_seconds
+        )
+        try:
+            for gid in todo:
+                cell_start = time.monotonic()
+                verdict = CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0))
+                if cell_start - started > limits.notebook_seconds:
+                    verdict.verified = False
+                    verdict.message = (
+                        f"not re-run: verification used its {limits.notebook_seconds} s budget"
+                    )
+                else:
+                    try:
+                        client.begin_cell(cell_seconds)
+                        verdict.verified, verdict.message = _run_test_cell(tests[gid], client, seed)
+                    except TimeoutError as exc:
+                        verdict.verified, verdict.message = False, str(exc)
+                verdict.seconds = round(time.monotonic() - cell_start, 2)
+                report.cells.append(verdict)
+        finally:
+            report.worker_problems += client.problems
+            report.worker_starts += client.starts
+            client.stop()
+    for cell in report.cells:
+        if cell.verified is False:
+            report.flags.append(
+                f"{cell.grade_id} passed in the notebook but failed when re-run outside it "
+                f"({cell.message.splitlines()[0][:200] if cell.message else 'no message'})"
+            )
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def verify_submission(
+    root: Path,
+    assignment: str,
+    student: str,
+    *,
+    seed: int,
+    sandbox: bool = True,
+    limits: Limits | None = None,
+    cell_seconds: float = 60,
+    db_url: str | None = None,
+) -> VerifyReport:
+    """Verify a graded submission, set failed cells to 0 in the gradebook, annotate the graded notebook."""
+    from nbgrader.api import Gradebook
+
+    limits = limits or Limits.from_env()
+    db_url = db_url or os.environ.get("COURSE_DB_URL") or f"sqlite:///{root / 'gradebook.db'}"
+    pairs = []
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        for notebook in submission.notebooks:
+            source_path = root / "solutions" / assignment / f"{notebook.name}.ipynb"
+            graded_path = root / "autograded" / student / assignment / f"{notebook.name}.ipynb"
+            points = {g.name: g.max_score for g in notebook.grades}
+            scores = {
+                g.name: g.auto_score or 0 for g in notebook.grades if not g.needs_manual_grade
+            }
+            pairs.append(
+                (
+                    notebook.name,
+                    json.loads(source_path.read_text(encoding="utf-8")),
+                    json.loads(graded_path.read_text(encoding="utf-8")),
+                    points,
+                    scores,
+                )
+            )
+    report = verify_notebooks(
+        pairs,
+        student=student,
+        assignment=assignment,
+        seed=seed,
+        sandbox=sandbox,
+        limits=limits,
+        cell_seconds=cell_seconds,
+    )
+    failed = [c for c in report.cells if c.verified is False]
+    if failed:
+        with Gradebook(db_url) as gradebook:
+            for cell in failed:
+                grade = gradebook.find_grade(cell.grade_id, cell.notebook, assignment, student)
+                grade.auto_score = 0.0
+            gradebook.db.commit()
+        _annotate(root, assignment, student, failed)
+    return report
+
+
+def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdict]) -> None:
+    """Add the re-run's message to each failed test cell of the graded notebook (feedback shows it)."""
+    for notebook in {c.notebook for c in failed}:
+        path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        messages = {c.grade_id: c.message for c in failed if c.notebook == notebook}
+        for cell in data.get("cells", []):
+            gid = _nbgrader(cell).get("grade_id")
+            if gid in messages:
+                cell.setdefault("outputs", []).append(
+                    {
+                        "output_type": "error",
+                        "ename": "VerificationError",
+                        "evalue": "this test failed when the grader re-ran it outside your notebook",
+                        "traceback": [
+                            "VerificationError: this test failed when the grader re-ran it "
+                            "outside your notebook, with new random cases:",
+                            messages[gid][:2000],
+                        ],
+                    }
+                )
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def report_path(root: Path, assignment: str, student: str) -> Path:
+    """Where the pipeline keeps a submission's verification report."""
+    return root / "logs" / f"verify-{assignment}-{student}.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.verify", description=__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("assignment")
+    parser.add_argument("student")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--no-sandbox", action="store_true")
+    parser.add_argument("--cell-timeout", type=float, default=60)
+    args = parser.parse_args(argv)
+    report = verify_submission(
+        args.root.resolve(),
+        args.assignment,
+        args.student,
+        seed=args.seed,
+        sandbox=not args.no_sandbox,
+        cell_seconds=args.cell_timeout,
+    )
+    path = report_path(args.root.resolve(), args.assignment, args.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({"flags": report.flags, "points_removed": report.points_removed}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
