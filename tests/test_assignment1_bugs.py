@@ -5,108 +5,21 @@ notebook's code cells, hidden tests included, then run in this process (no Jupyt
 scored as nbgrader scores them: a test cell earns its points iff it raises nothing and writes
 nothing to stderr. Also checked here: the correct notebook earns every point, the release
 (solutions cleared, hidden tests removed) earns none, and the points table in the title cell
-matches the nbgrader metadata.
+matches the nbgrader metadata. The runner is shared with the other assignments
+(``notebook_scoring.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
-import re
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_scoring import ScoredNotebook, bug, nbgrader_meta, remove
 
-from course_utils.notebooks import read_notebook, volatile_parts
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "assignment1" / "conv1d.ipynb"
-SETUP_CELL = "import numpy as np\nimport course_utils as cu\n\ndevice = cu.setup(seed=0)"
-SOURCE = read_notebook(NOTEBOOK)
-
-
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _test_cells(notebook) -> dict[str, int]:
-    """grade_id -> points of the autograded (code) test cells."""
-    return {
-        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
-        for c in notebook.cells
-        if c.cell_type == "code" and _nbgrader(c).get("grade")
-    }
-
-
-TEST_POINTS = _test_cells(SOURCE)
-AUTOGRADED_TOTAL = sum(TEST_POINTS.values())
-
-
-@dataclass
-class Result:
-    """What a run of the notebook earned: passing test cells and each failing cell's error."""
-
-    passed: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def score(self) -> int:
-        return sum(TEST_POINTS[g] for g in self.passed)
-
-
-def run_notebook(notebook, sources: dict[str, str] | None = None) -> Result:
-    """Execute the code cells in order in one namespace (``sources`` replaces cells by id); score the test cells."""
-    sources = sources or {}
-    namespace: dict = {"__name__": "__main__"}
-    result = Result()
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        source = sources.get(cell.id, cell.source)
-        stderr = io.StringIO()
-        error = None
-        with (
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(stderr),
-            warnings.catch_warnings(),
-        ):
-            warnings.simplefilter("always")  # a warning printed to stderr zeroes a cell in nbgrader
-            try:
-                exec(compile(source, f"<cell {cell.id}>", "exec"), namespace)
-            except Exception as exc:  # nbgrader records the error and runs on
-                error = f"{type(exc).__name__}: {exc}"
-        if stderr.getvalue() and error is None:
-            error = f"stderr: {stderr.getvalue()}"
-        if _nbgrader(cell).get("grade"):
-            if error is None:
-                result.passed.add(_nbgrader(cell)["grade_id"])
-            else:
-                result.failed[_nbgrader(cell)["grade_id"]] = error
-    return result
-
-
-# --------------------------------------------------------------------------------- the bugs
-
-
-@dataclass(frozen=True)
-class Bug:
-    """A mistake made in one solution cell: ``edits`` are (old, new) replacements; old=None appends new."""
-
-    cell: str
-    edits: tuple[tuple[str | None, str], ...]
-    must_fail: frozenset[str]
-
-
-def bug(cell: str, *edits: tuple[str | None, str], fails: str) -> Bug:
-    return Bug(cell, tuple(edits), frozenset(fails.split()))
-
-
-def remove(text: str) -> tuple[str, str]:
-    return (text, "")
-
+NOTEBOOK = ScoredNotebook(
+    Path(__file__).resolve().parents[1] / "solutions" / "assignment1" / "conv1d.ipynb"
+)
+TEST_POINTS = NOTEBOOK.points
 
 STRIDE_CHECK = (
     'if stride < 1:\n        raise ValueError(f"stride must be >= 1, got {stride}")\n    '
@@ -115,7 +28,7 @@ DILATION_CHECK = (
     'if dilation < 1:\n        raise ValueError(f"dilation must be >= 1, got {dilation}")\n    '
 )
 
-BUGS: dict[str, Bug] = {
+BUGS = {
     # Part A
     "conv1d_single: off by one (range(L - K))": bug(
         "conv1d-single",
@@ -386,40 +299,15 @@ BUGS: dict[str, Bug] = {
 }
 
 
-def buggy_source(bug: Bug) -> str:
-    cells = {cell.id: cell for cell in SOURCE.cells}
-    assert bug.cell in cells and _nbgrader(cells[bug.cell]).get("solution"), (
-        f"{bug.cell} is not a solution cell"
-    )
-    source = cells[bug.cell].source
-    for old, new in bug.edits:
-        if old is None:
-            source = f"{source}\n\n\n{new}\n"
-            continue
-        assert source.count(old) == 1, (
-            f"{old!r} must occur once in cell {bug.cell} (the solution changed?)"
-        )
-        source = source.replace(old, new)
-    compile(
-        source, f"<buggy {bug.cell}>", "exec"
-    )  # a bug is a mistake in the code, not a syntax error
-    return source
-
-
 def test_correct_solutions_earn_every_point_without_stderr():
-    result = run_notebook(SOURCE)
+    result = NOTEBOOK.run()
     assert result.failed == {}
-    assert result.score == AUTOGRADED_TOTAL
+    assert result.score == NOTEBOOK.total
 
 
 @pytest.mark.parametrize("name", list(BUGS))
 def test_buggy_solution_loses_points(name):
-    bug = BUGS[name]
-    result = run_notebook(SOURCE, {bug.cell: buggy_source(bug)})
-    assert result.score < AUTOGRADED_TOTAL, f"{name}: the tests did not notice"
-    missed = bug.must_fail - set(result.failed)
-    assert not missed, f"{name}: expected {sorted(missed)} to fail; failed: {sorted(result.failed)}"
-    assert bug.must_fail <= set(TEST_POINTS)
+    NOTEBOOK.assert_bug_loses_points(name, BUGS[name])
 
 
 def test_enough_bugs_cover_every_test_cell():
@@ -429,14 +317,9 @@ def test_enough_bugs_cover_every_test_cell():
 
 def test_release_version_earns_no_points():
     """What `nbgrader generate_assignment` gives students: every test cell fails (validate --invert)."""
-    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
-
-    release = copy.deepcopy(SOURCE)
-    resources = {"language": "python"}
-    release, resources = ClearSolutions().preprocess(release, resources)
-    release, resources = ClearHiddenTests().preprocess(release, resources)
+    release = NOTEBOOK.release()
     assert "BEGIN HIDDEN TESTS" not in "".join(c.source for c in release.cells)
-    result = run_notebook(release)
+    result = NOTEBOOK.run(release)
     assert result.score == 0
     assert set(result.failed) == set(TEST_POINTS)
 
@@ -445,58 +328,18 @@ def test_release_version_earns_no_points():
 
 
 def test_points_table_matches_the_nbgrader_metadata():
-    title = SOURCE.cells[0].source
-    rows = re.findall(r"^\|[^|]*\|[^|]*\| `(\w+)` \| (\d+) \|$", title, re.M)
-    table = {grade_id: int(points) for grade_id, points in rows}
-    graded = {
-        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
-        for c in SOURCE.cells
-        if _nbgrader(c).get("grade")
-    }
-    assert table == graded
-    total = re.search(r"\*\*Total\*\* \| \| \*\*(\d+)\*\*", title)
-    assert total and int(total.group(1)) == sum(graded.values())
-    auto = re.search(r"(\d+) points are graded automatically, (\d+) by hand", title)
-    assert auto and int(auto.group(1)) == AUTOGRADED_TOTAL
-    assert int(auto.group(2)) == sum(graded.values()) - AUTOGRADED_TOTAL
+    NOTEBOOK.assert_points_table_matches_metadata()
 
 
 def test_cells_have_unique_ids_and_nbgrader_metadata():
-    ids = [cell.id for cell in SOURCE.cells]
-    grade_ids = [_nbgrader(cell).get("grade_id") for cell in SOURCE.cells]
-    assert len(set(ids)) == len(ids) and len(set(grade_ids)) == len(grade_ids)
-    for cell in SOURCE.cells:
-        meta = _nbgrader(cell)
-        assert meta.get("schema_version") == 3 and meta.get("task") is False, cell.id
-        assert cell.id == meta["grade_id"].replace("_", "-")
-        if meta["solution"]:
-            assert not meta["locked"]
-            if cell.cell_type == "code":
-                assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
-        else:
-            assert meta["locked"], f"{cell.id}: instructions and tests are read-only"
-        if meta["grade"] and cell.cell_type == "code":
-            assert cell.source.startswith('"""') and "### BEGIN HIDDEN TESTS" in cell.source, (
-                cell.id
-            )
-        if meta["grade"]:
-            assert meta["points"] > 0
-        else:
-            assert "points" not in meta
+    NOTEBOOK.assert_cells_have_unique_ids_and_nbgrader_metadata()
 
 
 def test_notebook_is_clean_and_starts_with_the_setup_cell():
-    assert volatile_parts(SOURCE) == []
-    assert SOURCE.metadata.kernelspec.name == "python3"
-    assert dict(SOURCE.metadata.language_info) == {"name": "python"}
-    first_code = next(c for c in SOURCE.cells if c.cell_type == "code")
-    assert first_code.source == SETUP_CELL
-    nbformat.validate(SOURCE)
+    NOTEBOOK.assert_clean_with_the_setup_cell()
 
 
 def test_manually_graded_answers_are_markdown():
-    answers = [
-        c for c in SOURCE.cells if _nbgrader(c).get("grade") and _nbgrader(c).get("solution")
-    ]
+    answers = NOTEBOOK.written_answers()
     assert len(answers) == 2
-    assert all(c.cell_type == "markdown" and _nbgrader(c)["points"] == 2 for c in answers)
+    assert all(c.cell_type == "markdown" and nbgrader_meta(c)["points"] == 2 for c in answers)

@@ -1,0 +1,196 @@
+"""Score an nbgrader source notebook in this process, as nbgrader would, with bugs injected into it.
+
+Used by the ``test_assignment*_bugs.py`` files. A run executes the notebook's code cells in
+order in one namespace (no Jupyter kernel), hidden tests included; a test cell earns its points
+iff it raises nothing and writes nothing to stderr. A :class:`Bug` edits one solution cell;
+:class:`ScoredNotebook` runs the correct, buggy and released versions and checks the notebook's
+structure (points table, metadata, set-up cell, written answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course_utils.notebooks import read_notebook, volatile_parts
+
+SETUP_CELL = "import numpy as np\nimport course_utils as cu\n\ndevice = cu.setup(seed=0)"
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+@dataclass
+class Result:
+    """What a run of the notebook earned: passing test cells and each failing cell's error."""
+
+    points: dict[str, int]
+    passed: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> int:
+        return sum(self.points[g] for g in self.passed)
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A mistake made in one solution cell: ``edits`` are (old, new) replacements; old=None appends new."""
+
+    cell: str
+    edits: tuple[tuple[str | None, str], ...]
+    must_fail: frozenset[str]
+
+
+def bug(cell: str, *edits: tuple[str | None, str], fails: str) -> Bug:
+    return Bug(cell, tuple(edits), frozenset(fails.split()))
+
+
+def remove(text: str) -> tuple[str, str]:
+    return (text, "")
+
+
+class ScoredNotebook:
+    """One source notebook: its autograded test cells and what a run of it (or of a variant) earns."""
+
+    def __init__(self, path: Path, skip: frozenset[str] = frozenset()) -> None:
+        self.path = path
+        self.skip = skip  # ids of ungraded cells not worth running here (timings, plots)
+        self.source = read_notebook(path)
+        self.points = {
+            nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
+            for c in self.source.cells
+            if c.cell_type == "code" and nbgrader_meta(c).get("grade")
+        }
+        self.total = sum(self.points.values())
+
+    def run(self, notebook=None, sources: dict[str, str] | None = None) -> Result:
+        """Execute the code cells in order in one namespace (``sources`` replaces cells by id); score the test cells."""
+        notebook = self.source if notebook is None else notebook
+        sources = sources or {}
+        namespace: dict = {"__name__": "__main__"}
+        result = Result(self.points)
+        for cell in notebook.cells:
+            if cell.cell_type != "code" or cell.id in self.skip:
+                continue
+            source = sources.get(cell.id, cell.source)
+            stderr = io.StringIO()
+            error = None
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(stderr),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("always")  # a warning on stderr zeroes a cell in nbgrader
+                try:
+                    exec(compile(source, f"<cell {cell.id}>", "exec"), namespace)
+                except Exception as exc:  # nbgrader records the error and runs on
+                    error = f"{type(exc).__name__}: {exc}"
+            if stderr.getvalue() and error is None:
+                error = f"stderr: {stderr.getvalue()}"
+            if nbgrader_meta(cell).get("grade"):
+                if error is None:
+                    result.passed.add(nbgrader_meta(cell)["grade_id"])
+                else:
+                    result.failed[nbgrader_meta(cell)["grade_id"]] = error
+        return result
+
+    def buggy_source(self, bug: Bug) -> str:
+        cells = {cell.id: cell for cell in self.source.cells}
+        assert bug.cell in cells and nbgrader_meta(cells[bug.cell]).get("solution"), (
+            f"{bug.cell} is not a solution cell"
+        )
+        source = cells[bug.cell].source
+        for old, new in bug.edits:
+            if old is None:
+                source = f"{source}\n\n\n{new}\n"
+                continue
+            assert source.count(old) == 1, (
+                f"{old!r} must occur once in cell {bug.cell} (the solution changed?)"
+            )
+            source = source.replace(old, new)
+        compile(source, f"<buggy {bug.cell}>", "exec")  # a bug is a mistake, not a syntax error
+        return source
+
+    def assert_bug_loses_points(self, name: str, bug: Bug) -> None:
+        result = self.run(sources={bug.cell: self.buggy_source(bug)})
+        assert result.score < self.total, f"{name}: the tests did not notice"
+        missed = bug.must_fail - set(result.failed)
+        assert not missed, (
+            f"{name}: expected {sorted(missed)} to fail; failed: {sorted(result.failed)}"
+        )
+        assert bug.must_fail <= set(self.points)
+
+    def release(self):
+        """What `nbgrader generate_assignment` gives students: solutions and hidden tests removed."""
+        from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+        release = copy.deepcopy(self.source)
+        resources = {"language": "python"}
+        release, resources = ClearSolutions().preprocess(release, resources)
+        release, resources = ClearHiddenTests().preprocess(release, resources)
+        return release
+
+    # ------------------------------------------------------------------ structure
+
+    def assert_points_table_matches_metadata(self) -> None:
+        title = self.source.cells[0].source
+        rows = re.findall(r"^\|[^|]*\|[^|]*\| `(\w+)` \| (\d+) \|$", title, re.M)
+        table = {grade_id: int(points) for grade_id, points in rows}
+        graded = {
+            nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
+            for c in self.source.cells
+            if nbgrader_meta(c).get("grade")
+        }
+        assert table == graded
+        total = re.search(r"\*\*Total\*\* \| \| \*\*(\d+)\*\*", title)
+        assert total and int(total.group(1)) == sum(graded.values())
+        auto = re.search(r"(\d+) points are graded automatically, (\d+) by hand", title)
+        assert auto and int(auto.group(1)) == self.total
+        assert int(auto.group(2)) == sum(graded.values()) - self.total
+
+    def assert_cells_have_unique_ids_and_nbgrader_metadata(self) -> None:
+        ids = [cell.id for cell in self.source.cells]
+        grade_ids = [nbgrader_meta(cell).get("grade_id") for cell in self.source.cells]
+        assert len(set(ids)) == len(ids) and len(set(grade_ids)) == len(grade_ids)
+        for cell in self.source.cells:
+            meta = nbgrader_meta(cell)
+            assert meta.get("schema_version") == 3 and meta.get("task") is False, cell.id
+            assert cell.id == meta["grade_id"].replace("_", "-")
+            if meta["solution"]:
+                assert not meta["locked"]
+                if cell.cell_type == "code":
+                    assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+            else:
+                assert meta["locked"], f"{cell.id}: instructions and tests are read-only"
+            if meta["grade"] and cell.cell_type == "code":
+                assert cell.source.startswith('"""') and "### BEGIN HIDDEN TESTS" in cell.source, (
+                    cell.id
+                )
+            if meta["grade"]:
+                assert meta["points"] > 0
+            else:
+                assert "points" not in meta
+
+    def assert_clean_with_the_setup_cell(self) -> None:
+        assert volatile_parts(self.source) == []
+        assert self.source.metadata.kernelspec.name == "python3"
+        assert dict(self.source.metadata.language_info) == {"name": "python"}
+        first_code = next(c for c in self.source.cells if c.cell_type == "code")
+        assert first_code.source == SETUP_CELL
+        nbformat.validate(self.source)
+
+    def written_answers(self) -> list:
+        return [
+            c
+            for c in self.source.cells
+            if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")
+        ]
