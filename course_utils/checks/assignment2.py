@@ -330,20 +330,19 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
                 lambda: ref(ss=(1, 1))[:, :, : expected.shape[2], : expected.shape[3]],
             ),
         ]
+        bugs += [
+            (
+                "the stride is applied on one axis only (the height).",
+                lambda: ref(ss=(stride[0], 1)),
+            ),
+            ("the stride is applied on one axis only (the width).", lambda: ref(ss=(1, stride[1]))),
+        ]
         if stride[0] != stride[1]:
             bugs += [
                 (
                     "height and width are swapped in the stride: stride=(sh, sw) moves sh rows "
                     "down and sw columns right.",
                     lambda: ref(ss=stride[::-1]),
-                ),
-                (
-                    "the stride is applied on one axis only (the height).",
-                    lambda: ref(ss=(stride[0], 1)),
-                ),
-                (
-                    "the stride is applied on one axis only (the width).",
-                    lambda: ref(ss=(1, stride[1])),
                 ),
                 (
                     "an (h, w) stride was read as one number: use stride[0] for the rows and "
@@ -541,6 +540,7 @@ def _visible_conv2d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
     two = np.stack([DECK2_IMAGE, DECK2_IMAGE.T])  # (2, 4, 4)
     if feature == "channels_bias":
         w2 = np.stack([np.stack([DECK2_KERNEL, np.zeros((2, 2))]), np.ones((2, 2, 2))])
+        three = np.stack([DECK2_KERNEL, DECK2_KERNEL.T, np.ones((2, 2))])[:, None]
         return [
             (_sharpen(), " (Lecture 1's sharpen kernel as a batch of one image)"),
             (_deck2(), " (Lecture 2's example: expect [[[[2, 0, 2], [2, -1, 2], [3, -1, 0]]]])"),
@@ -549,6 +549,10 @@ def _visible_conv2d_cases(feature: str) -> list[tuple[dict[str, Any], str]]:
                     np.stack([SHARPEN_IMAGE, -SHARPEN_IMAGE])[:, None], SHARPEN_KERNEL[None, None]
                 ),
                 " (a batch of two images)",
+            ),
+            (
+                _case(DECK2_IMAGE[None, None], three, [1.0, 2.0, 3.0]),
+                " (three filters with bias [1, 2, 3]: Lecture 2's kernel, its transpose, ones)",
             ),
             (
                 _case(two[None], w2, [10.0, -1.0]),
