@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
     students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
     for failure in failures:
         print(f"  {failure.student}: FAILED: {failure.reason}")
+    from .sandbox import Limits
+
+    limits = Limits.from_env(
+        memory_mb=args.memory_mb,
+        cpu_seconds=args.cpu_seconds,
+        processes=args.processes,
+        file_size_mb=args.file_size_mb,
+        output_kb=args.output_kb,
+        notebook_seconds=args.notebook_seconds,
+    )
+    setup = pipeline.GradingSetup(
+        sandbox=not args.no_sandbox,
+        limits=limits,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**32),
+    )
     results = pipeline.autograde(
         root,
         args.assignment,
@@ -64,6 +80,7 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
+        setup=setup,
     )
     results += failures
     csv_path = pipeline.export_grades(
@@ -79,12 +96,21 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         print(
             f"  {result.student}: {result.reason}" + (f" (log: {result.log})" if result.log else "")
         )
+    flagged = [r for r in results if r.flags]
+    if flagged:
+        print(f"flagged for review ({len(flagged)}): the grades stand until a person looks")
+        for result in flagged:
+            print(f"  {result.student}:")
+            for flag in result.flags[:8]:
+                print(f"    - {flag}")
     if args.feedback:
         files = pipeline.generate_feedback(
             root, args.assignment, [r.student for r in results if r.ok]
         )
         print(f"feedback: {len(files)} file(s) in {root / pipeline.FEEDBACK_DIR}")
-    return 0 if not failed else 2
+    if failed:
+        print(f"exit status {min(len(failed), 100)}: the number of submissions not graded")
+    return min(len(failed), 100)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -176,8 +202,29 @@ def make_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=pipeline.DEFAULT_STUDENT_TIMEOUT,
-        help="seconds one student's grading may take in all (default 1800)",
+        help="backstop: seconds one student's grading may take in all (default 900)",
     )
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student notebooks without the bubblewrap sandbox (only for code you trust)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the hidden cases (default: drawn per run and printed, to reproduce a run)",
+    )
+    limits = p.add_argument_group("sandbox limits (defaults: course_utils.sandbox.Limits)")
+    for name, unit in [
+        ("memory-mb", "memory per process, MB (3072)"),
+        ("cpu-seconds", "CPU seconds per process (900)"),
+        ("processes", "processes and threads, when graded as root (256)"),
+        ("file-size-mb", "largest file a notebook may write, MB (64)"),
+        ("output-kb", "output a notebook may print in all, KB (1024)"),
+        ("notebook-seconds", "wall-clock budget of a whole notebook, s (300)"),
+    ]:
+        limits.add_argument(f"--{name}", type=int, default=None, help=unit)
     p.add_argument("--csv", help="where to write grades (default grades/<assignment>.csv)")
     p.add_argument("--feedback", action="store_true", help="also generate feedback")
     p.set_defaults(func=_cmd_autograde)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .normalize import normalize_submission
 from .sandbox import (
     SANDBOX_ENV_VAR,
     Limits,
@@ -276,7 +277,11 @@ def collect_submissions(
             except Exception as exc:
                 problem = f"{notebook.name} is not a valid notebook ({type(exc).__name__}: {str(exc)[:200]})"
                 break
-            (target / name).write_bytes(raw)
+            source = json.loads((root / SOURCE_DIR / assignment / name).read_text(encoding="utf-8"))
+            data, changes = normalize_submission(data, source)
+            if changes:
+                progress(f"  {student}: {name}: " + "; ".join(changes))
+            (target / name).write_text(json.dumps(data, indent=1, ensure_ascii=False), "utf-8")
         if problem:
             shutil.rmtree(target)
             failures.append(GradeResult(student, assignment, "failed", reason=problem))

@@ -266,6 +266,31 @@ def check_sandbox() -> None:
         )
 
 
+def cap_output(limit_bytes: int) -> None:
+    """Cut this process's stdout and stderr after ``limit_bytes`` characters each (one note says so).
+
+    Run in a student's kernel at start-up, so that a print flood stops at its source instead of
+    stalling the grader; the grader's own output budget (:class:`GuardedExecute`) still holds if
+    the student undoes it.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        original = stream.write
+        state = {"left": int(limit_bytes), "noted": False}
+
+        def write(text, original=original, state=state):
+            if state["left"] <= 0:
+                if not state["noted"]:
+                    state["noted"] = True
+                    original(f"\n[output truncated after {limit_bytes} characters]\n")
+                return len(text)
+            original(text[: state["left"]])
+            state["left"] -= len(text)
+            return len(text)
+
+        stream.write = write
+
+
 # --------------------------------------------------------------------------------------------
 # nbgrader integration: the kernel manager and the executor
 # --------------------------------------------------------------------------------------------
@@ -297,7 +322,7 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         self.cache_ports = False
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        command = super().format_kernel_cmd(extra_arguments)
+        command = super().format_kernel_cmd([*(extra_arguments or []), *self._kernel_arguments()])
         # A signal to the process group would reach bubblewrap itself and kill the sandbox:
         # interrupt through the kernel's control channel instead (ipykernel signals itself).
         self.kernel_spec.interrupt_mode = "message"
@@ -314,6 +339,12 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
             cwd=self._scratch,
             env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
         )
+
+    def _kernel_arguments(self) -> list[str]:
+        limit = Limits.from_env().output_kb * 1024
+        return [
+            f"--IPKernelApp.exec_lines=import course_utils.sandbox as _s; _s.cap_output({limit}); del _s"
+        ]
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         if self._scratch is not None:
