@@ -274,15 +274,31 @@ def answer_cells(graded_notebook: dict[str, Any], tests: dict[str, str]) -> list
     return cells
 
 
-def student_names(test_source: str) -> list[str]:
+def trusted_imports(setup_source: str) -> dict[str, str]:
+    """Return name -> module for the imports of the source notebook's set-up cell (and cu, np, math)."""
+    found = dict(TRUSTED_NAMES)
+    with contextlib.suppress(SyntaxError):
+        for node in ast.walk(ast.parse(setup_source)):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        found[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        found[top] = top
+    return found
+
+
+def student_names(test_source: str, trusted: dict[str, str] | None = None) -> list[str]:
     """Return the names a test cell reads that are neither trusted modules nor builtins: the student's."""
+    trusted = trusted or TRUSTED_NAMES
     tree = ast.parse(test_source)
     names = []
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Name)
             and isinstance(node.ctx, ast.Load)
-            and node.id not in TRUSTED_NAMES
+            and node.id not in trusted
             and not hasattr(builtins, node.id)
         ):
             names.append(node.id)
@@ -326,15 +342,17 @@ class VerifyReport:
         return sum(c.in_notebook for c in self.cells if c.verified is False)
 
 
-def _run_test_cell(source: str, client: WorkerClient, seed: int) -> tuple[bool, str]:
+def _run_test_cell(
+    source: str, client: WorkerClient, seed: int, trusted: dict[str, str]
+) -> tuple[bool, str]:
     import importlib
 
     from .checks import secret_seed
 
     namespace: dict[str, Any] = {
-        name: importlib.import_module(module) for name, module in TRUSTED_NAMES.items()
+        name: importlib.import_module(module) for name, module in trusted.items()
     }
-    for name in student_names(source):
+    for name in student_names(source, trusted):
         namespace[name] = RemoteFunction(client, name)
     printed = io.StringIO()
     try:
@@ -363,6 +381,8 @@ def verify_notebooks(
     for name, source_nb, graded_nb, points, scores in pairs:
         tests = test_cells(source_nb)
         answers = answer_cells(graded_nb, tests)
+        setup_cell = next((c for c in source_nb["cells"] if c.get("cell_type") == "code"), {})
+        trusted = trusted_imports(_source(setup_cell))
         report.flags += scan_cells(answers, label=name)
         todo = [gid for gid in tests if scores.get(gid, 0) > 0]
         for gid in tests:
@@ -385,7 +405,9 @@ def verify_notebooks(
                 else:
                     try:
                         client.begin_cell(cell_seconds)
-                        verdict.verified, verdict.message = _run_test_cell(tests[gid], client, seed)
+                        verdict.verified, verdict.message = _run_test_cell(
+                            tests[gid], client, seed, trusted
+                        )
                     except TimeoutError as exc:
                         verdict.verified, verdict.message = False, str(exc)
                 verdict.seconds = round(time.monotonic() - cell_start, 2)

@@ -1,0 +1,127 @@
+"""course_utils.verify: test cells re-run in the grader, the student's functions in a worker."""
+
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_utils import verify
+from course_utils.grading import LibraryShortcutError, call_student
+from course_utils.sandbox import Limits, SandboxUnavailable, check_sandbox
+from course_utils.verify import RemoteFunction, WorkerClient
+
+
+def test_names_in_a_test_cell():
+    source = 'cu.checks.check_conv1d(conv1d, "dilation", cases="hidden", seed=1)\nprint(len(x))'
+    assert verify.student_names(source) == ["conv1d", "x"]
+    trusted = verify.trusted_imports("import numpy as np\nimport warnings\nimport os.path")
+    assert trusted["warnings"] == "warnings" and trusted["os"] == "os"
+    assert verify.student_names("warnings.warn('x')\nf(1)", trusted) == ["f"]
+
+
+def test_exceptions_come_back_as_known_classes():
+    assert isinstance(
+        verify._rebuild({"mro": ["MyError", "ValueError"], "message": "m"}), ValueError
+    )
+    shortcut = verify._rebuild({"mro": ["LibraryShortcutError", "AssertionError"], "message": "m"})
+    assert isinstance(shortcut, LibraryShortcutError)
+    other = verify._rebuild({"type": "SystemExit", "mro": ["SystemExit", "BaseException"]})
+    assert isinstance(other, verify.StudentProcessError) and "SystemExit" in str(other)
+
+
+def _meta(grade_id, **kw):
+    return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "task": False, **kw}}
+
+
+def _notebooks(answer: str):
+    source = nbformat.v4.new_notebook()
+    source.cells = [
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nimport course_utils as cu",
+            metadata=_meta("setup", locked=True, grade=False, solution=False),
+        ),
+        nbformat.v4.new_code_cell(
+            "def double(x):\n    return 2 * x",
+            metadata=_meta("double", solution=True, grade=False, locked=False),
+        ),
+        nbformat.v4.new_code_cell(
+            "assert np.allclose(double(np.arange(3.0)), [0, 2, 4])\nassert double(1.5) == 3.0",
+            metadata=_meta("test_double", grade=True, solution=False, locked=True, points=2),
+        ),
+        nbformat.v4.new_code_cell(
+            "import time; time.sleep(100)",
+            metadata=_meta("demo", locked=True, grade=False, solution=False),
+        ),
+    ]
+    graded = nbformat.from_dict(nbformat.reads(nbformat.writes(source), as_version=4))
+    graded.cells[1].source = answer
+    return source, graded
+
+
+def _verify(answer: str, sandbox: bool, seconds: float = 30):
+    source, graded = _notebooks(answer)
+    return verify.verify_notebooks(
+        [("nb", source, graded, {"test_double": 2}, {"test_double": 2})],
+        student="s",
+        assignment="a",
+        seed=1,
+        sandbox=sandbox,
+        limits=Limits(notebook_seconds=60),
+        cell_seconds=seconds,
+    )
+
+
+def test_the_answer_cells_exclude_tests_and_instructor_cells():
+    source, graded = _notebooks("def double(x):\n    return x + x")
+    cells = verify.answer_cells(graded, verify.test_cells(source))
+    assert cells == [
+        "import numpy as np\nimport course_utils as cu",
+        "def double(x):\n    return x + x",
+    ]
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_honest_passes_and_a_patched_checker_does_not_help(sandbox):
+    if sandbox:
+        try:
+            check_sandbox()
+        except SandboxUnavailable as exc:
+            pytest.skip(str(exc))
+    good = _verify("def double(x):\n    return x + x", sandbox)
+    assert [c.verified for c in good.cells] == [True] and not good.flags
+    cheat = _verify(
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\ndef double(x):\n    return 0",
+        sandbox,
+    )
+    assert [c.verified for c in cheat.cells] == [False]
+    assert "failed when re-run outside" in cheat.flags[-1]
+
+
+def test_an_endless_function_times_out_and_the_next_cell_gets_a_fresh_worker():
+    report = _verify("def double(x):\n    while True:\n        pass", sandbox=False, seconds=3)
+    assert report.cells[0].verified is False and "too long" in report.cells[0].message
+
+
+def test_a_remote_function_behaves_like_the_local_one():
+    client = WorkerClient(
+        [
+            "import numpy as np",
+            "def f(x, k=1):\n    if k < 0:\n        raise ValueError('k must be >= 0')\n    x += k\n    return x, object()",
+        ],
+        sandbox=False,
+        limits=Limits(),
+        startup_seconds=60,
+    )
+    try:
+        client.begin_cell(30)
+        f = RemoteFunction(client, "f")
+        with pytest.raises(AssertionError, match="in place"):
+            call_student(f, np.zeros(2), exercise="f")
+        out, handle = f(1.0)
+        assert out == 2.0 and "kept in the student's process" in repr(handle)
+        with pytest.raises(ValueError, match="k must be"):
+            f(1.0, k=-1)
+        assert not hasattr(f, "__globals__")
+    finally:
+        client.stop()
