@@ -6,7 +6,10 @@
 For each size it times a naive loop in numpy (one dot product per output value), an im2col
 version in numpy (the receptive fields copied into one matrix, then one matrix product, as in
 deck 002's "row to column") and ``torch.nn.functional.conv1d``/``conv2d`` on the course device,
-and prints the median times and the speed-up ratios measured in this run.
+and prints the median times and the speed-up ratios measured in this run. A second table times
+Assignment 2's ResNet-like layer (8 images, 64 -> 64 channels, 32x32, 3x3, padding 1): the loops
+(on a corner, scaled), numpy im2col, torch ``unfold`` + one matrix product (the assignment's
+``conv2d_torch``) and ``F.conv2d``.
 
 The two numpy implementations below are the instructor's quick versions, local to this script:
 they are not part of ``course_utils`` and students must not import them (the assignments ask for
@@ -95,6 +98,17 @@ def conv2d_im2col(x: np.ndarray, w: np.ndarray, stride: int = 1) -> np.ndarray:
     columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n_batch * out_h * out_w, c_in * kh * kw)
     out = columns @ w.reshape(c_out, -1).T
     return out.reshape(n_batch, out_h, out_w, c_out).transpose(0, 3, 1, 2)
+
+
+def conv2d_unfold_torch(x: torch.Tensor, w: torch.Tensor, padding: int = 0) -> torch.Tensor:
+    """Assignment 2's ``conv2d_torch`` (stride 1): ``Tensor.unfold`` views, one copy, one product."""
+    n_batch, c_in, _, _ = x.shape
+    c_out, _, kh, kw = w.shape
+    x = F.pad(x, (padding,) * 4) if padding else x
+    windows = x.unfold(2, kh, 1).unfold(3, kw, 1)  # (N, C_in, H_out, W_out, kH, kW), a view
+    out_h, out_w = windows.shape[2:4]
+    columns = windows.permute(0, 1, 4, 5, 2, 3).reshape(n_batch, c_in * kh * kw, out_h * out_w)
+    return (w.reshape(c_out, -1) @ columns).reshape(n_batch, c_out, out_h, out_w)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +274,70 @@ def table_row(case: Case, seconds: dict[str, float]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Layer:
+    """Assignment 2's layer: N images, C -> C channels, size x size, 3x3 kernels, padding 1."""
+
+    n_batch: int
+    channels: int
+    size: int
+    corner: int  # the loop version runs on a corner x corner patch of outputs, then is scaled
+
+    @property
+    def label(self) -> str:
+        c, s = self.channels, self.size
+        return f"N={self.n_batch} {c}->{c} {s}x{s} K=3 p=1"
+
+
+FULL_LAYER = Layer(8, 64, 32, corner=4)
+QUICK_LAYER = Layer(2, 16, 16, corner=4)
+LAYER_COLUMNS = (
+    f"{'layer (float32)':<28}{'loops*':>11}{'im2col':>11}{'unfold':>11}{'F.conv2d':>11}"
+    f"{'im2col/conv':>13}{'unfold/conv':>13}{'loops/conv':>12}"
+)
+
+
+def time_layer(layer: Layer, device: torch.device, timing: Timing, rng: np.random.Generator):
+    """Seconds per call of Assignment 2's four versions; the loops' time is scaled from a corner."""
+    shape = (layer.n_batch, layer.channels, layer.size, layer.size)
+    x = rng.standard_normal(shape).astype(DTYPE)
+    w = rng.standard_normal((layer.channels, layer.channels, 3, 3)).astype(DTYPE)
+    x_pad = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    corner = np.ascontiguousarray(x_pad[:, :, : layer.corner + 2, : layer.corner + 2])
+    xt, wt = torch.from_numpy(x).to(device), torch.from_numpy(w).to(device)
+    sync = synchronizer(device)
+    calls = {
+        "loops": lambda: conv2d_loops(corner, w),
+        "im2col": lambda: conv2d_im2col(x_pad, w),
+        "unfold": lambda: conv2d_unfold_torch(xt, wt, padding=1),
+        "F.conv2d": lambda: F.conv2d(xt, wt, padding=1),
+    }
+    expected = reference.conv2d(x, w, padding=1)
+    for name, call in calls.items():  # the check doubles as the warm-up
+        result = call()
+        result = result.cpu().numpy() if isinstance(result, torch.Tensor) else result
+        want = expected[:, :, : layer.corner, : layer.corner] if name == "loops" else expected
+        np.testing.assert_allclose(result, want, rtol=1e-4, atol=1e-3, err_msg=name)
+    sync()
+    repeats = {name: timing.fast_repeats for name in calls}
+    seconds = median_seconds(calls, repeats, timing.min_seconds, sync)
+    seconds["loops"] *= (layer.size / layer.corner) ** 2  # every output position costs the same
+    columns_mb = x.itemsize * layer.n_batch * layer.channels * 9 * layer.size**2 / 1e6
+    return seconds, columns_mb, x.nbytes / 1e6
+
+
+def layer_row(layer: Layer, seconds: dict[str, float]) -> str:
+    conv = seconds["F.conv2d"]
+    return (
+        f"{layer.label:<28}"
+        + "".join(
+            f"{format_seconds(seconds[k]):>11}" for k in ("loops", "im2col", "unfold", "F.conv2d")
+        )
+        + f"{seconds['im2col'] / conv:>12.1f}x{seconds['unfold'] / conv:>12.1f}x"
+        + f"{seconds['loops'] / conv:>11.0f}x"
+    )
+
+
 def limit_threads(threads: int) -> None:
     """Give numpy's BLAS and torch the same number of CPU threads."""
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
@@ -302,6 +380,22 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     for case in QUICK_CASES if args.quick else FULL_CASES:
         print(table_row(case, time_case(case, device, timing, rng)), flush=True)
+
+    layer = QUICK_LAYER if args.quick else FULL_LAYER
+    print(
+        "\nAssignment 2's layer: loops (scaled from a corner*), numpy im2col, torch unfold + matmul,"
+    )
+    print(f"F.conv2d; ratios = how many times slower than F.conv2d on {device}\n")
+    print(LAYER_COLUMNS)
+    print("-" * len(LAYER_COLUMNS))
+    seconds, columns_mb, input_mb = time_layer(layer, device, timing, rng)
+    print(layer_row(layer, seconds))
+    corner = layer.corner
+    print(
+        f"* loops timed on {corner}x{corner} of the {layer.size}x{layer.size} output positions, "
+        f"scaled by {(layer.size // corner) ** 2}; im2col columns {columns_mb:.1f} MB for an "
+        f"input of {input_mb:.1f} MB"
+    )
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
