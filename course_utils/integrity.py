@@ -28,6 +28,7 @@ SUSPICIOUS_MODULES = {
     "pickle": "deserialises code",
     "marshal": "deserialises code",
     "shutil": "copies or deletes files",
+    "sqlite3": "opens databases (the gradebook is one)",
     "scipy": "a library routine may compute the answer",
 }
 SUSPICIOUS_ATTRIBUTES = {
