@@ -298,7 +298,7 @@ def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(_db_url(root)) as gradebook:
+    with Gradebook(gradebook_url(root)) as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry as exc:
@@ -315,7 +315,8 @@ def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float
         return score, maximum, manual
 
 
-def _db_url(root: Path) -> str:
+def gradebook_url(root: Path) -> str:
+    """Return the gradebook's database URL: ``COURSE_DB_URL``, else SQLite ``root/gradebook.db``."""
     return os.environ.get("COURSE_DB_URL") or f"sqlite:///{root / 'gradebook.db'}"
 
 
@@ -533,7 +534,7 @@ def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] =
     from nbgrader.api import Gradebook
 
     rows: dict[tuple[str, str], dict] = {}
-    with Gradebook(_db_url(root)) as gradebook:
+    with Gradebook(gradebook_url(root)) as gradebook:
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 key = (submission.student_id, assignment.name)

@@ -440,14 +440,16 @@ def verify_submission(
     """Verify a graded submission, set failed cells to 0 in the gradebook, annotate the graded notebook."""
     from nbgrader.api import Gradebook
 
+    from .pipeline import AUTOGRADED_DIR, SOURCE_DIR, gradebook_url
+
     limits = limits or Limits.from_env()
-    db_url = db_url or os.environ.get("COURSE_DB_URL") or f"sqlite:///{root / 'gradebook.db'}"
+    db_url = db_url or gradebook_url(root)
     pairs = []
     with Gradebook(db_url) as gradebook:
         submission = gradebook.find_submission(assignment, student)
         for notebook in submission.notebooks:
-            source_path = root / "solutions" / assignment / f"{notebook.name}.ipynb"
-            graded_path = root / "autograded" / student / assignment / f"{notebook.name}.ipynb"
+            source_path = root / SOURCE_DIR / assignment / f"{notebook.name}.ipynb"
+            graded_path = root / AUTOGRADED_DIR / student / assignment / f"{notebook.name}.ipynb"
             points = {g.name: g.max_score for g in notebook.grades}
             scores = {
                 g.name: g.auto_score or 0 for g in notebook.grades if not g.needs_manual_grade
@@ -483,8 +485,10 @@ def verify_submission(
 
 def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdict]) -> None:
     """Add the re-run's message to each failed test cell of the graded notebook (feedback shows it)."""
+    from .pipeline import AUTOGRADED_DIR
+
     for notebook in {c.notebook for c in failed}:
-        path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
+        path = root / AUTOGRADED_DIR / student / assignment / f"{notebook}.ipynb"
         data = json.loads(path.read_text(encoding="utf-8"))
         messages = {c.grade_id: c.message for c in failed if c.notebook == notebook}
         for cell in data.get("cells", []):
@@ -507,7 +511,9 @@ def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdic
 
 def report_path(root: Path, assignment: str, student: str) -> Path:
     """Where the pipeline keeps a submission's verification report."""
-    return root / "logs" / f"verify-{assignment}-{student}.json"
+    from .pipeline import LOG_DIR
+
+    return root / LOG_DIR / f"verify-{assignment}-{student}.json"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,15 @@ Values travel as length-prefixed JSON: numbers, strings, None, lists, tuples, di
 keys, numeric numpy arrays and scalars, and torch tensors (as CPU tensors). Nothing is
 unpickled, so a message from the student's process can only ever become plain data. Any other
 value (a student's ``cache`` object, say) stays in the worker and crosses as a :class:`Handle`,
-which the grader can only pass back.
+which the grader can only pass back. The grader may pass a module-level ``course_utils``
+function (the ``f`` of a gradient check) by name; the worker imports its own copy.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
+import inspect
 import json
 import os
 import select
@@ -20,6 +23,7 @@ import numpy as np
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 32
+COURSE_PACKAGE = "course_utils."
 _HEADER = 8
 _ARRAY_KINDS = "biufc"  # bool, int, unsigned, float, complex
 
@@ -72,6 +76,8 @@ def encode(value: Any, keep: Any = None, depth: int = 0) -> Any:
         return other()
     if isinstance(value, Handle):
         return {"$handle": value.id}
+    if _is_course_function(value):  # a grader's test function (f in numeric_gradient(f, x))
+        return {"$function": [value.__module__, value.__qualname__]}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -96,23 +102,52 @@ def encode(value: Any, keep: Any = None, depth: int = 0) -> Any:
     return other()
 
 
-def decode(obj: Any, resolve: Any = None, depth: int = 0) -> Any:
-    """Return the value ``obj`` (from :func:`encode`) stands for; ``resolve(id)`` turns handles into values."""
+def _is_course_function(value: Any) -> bool:
+    return (
+        inspect.isfunction(value)
+        and str(getattr(value, "__module__", "")).startswith(COURSE_PACKAGE)
+        and "<" not in value.__qualname__
+    )
+
+
+def _course_function(reference: Any) -> Any:
+    """Import the module-level ``course_utils`` function ``[module, qualname]`` names."""
+    if not (isinstance(reference, list) and len(reference) == 2):
+        raise WireError("malformed function reference")
+    module_name, qualname = map(str, reference)
+    if not module_name.startswith(COURSE_PACKAGE) or any(
+        part.startswith("_") for part in qualname.split(".")
+    ):
+        raise WireError(f"only course_utils functions travel, not {module_name}.{qualname}")
+    value: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        value = getattr(value, part)
+    if not _is_course_function(value):
+        raise WireError(f"{module_name}.{qualname} is not a course_utils function")
+    return value
+
+
+def decode(obj: Any, resolve: Any = None, depth: int = 0, functions: bool = False) -> Any:
+    """Return the value ``obj`` (from :func:`encode`) stands for.
+
+    ``resolve(id)`` turns handles into values; ``functions=True`` (the worker's side only)
+    accepts references to ``course_utils`` functions, which the grader may pass as arguments.
+    """
     if depth > MAX_DEPTH + 1:
         raise WireError("a value nested too deeply")
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, list):
-        return [decode(v, resolve, depth + 1) for v in obj]
+        return [decode(v, resolve, depth + 1, functions) for v in obj]
     if not isinstance(obj, dict) or len(obj) not in (1, 3):
         raise WireError("malformed value")
     if "$array" in obj:
         return _decode_array(obj)
     (key, inner), *_ = obj.items()
     if key == "$tuple" and isinstance(inner, list):
-        return tuple(decode(v, resolve, depth + 1) for v in inner)
+        return tuple(decode(v, resolve, depth + 1, functions) for v in inner)
     if key == "$dict" and isinstance(inner, list):
-        return {str(k): decode(v, resolve, depth + 1) for k, v in inner}
+        return {str(k): decode(v, resolve, depth + 1, functions) for k, v in inner}
     if key == "$complex" and isinstance(inner, list) and len(inner) == 2:
         return complex(float(inner[0]), float(inner[1]))
     if key == "$scalar" and isinstance(inner, dict):
@@ -121,6 +156,8 @@ def decode(obj: Any, resolve: Any = None, depth: int = 0) -> Any:
         import torch
 
         return torch.from_numpy(_decode_array(inner))
+    if key == "$function" and functions:
+        return _course_function(inner)
     if key == "$handle" and isinstance(inner, int):
         return Handle(inner) if resolve is None else resolve(inner)
     raise WireError(f"unknown value marker {key!r}")

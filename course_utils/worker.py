@@ -46,7 +46,7 @@ class Worker:
         return value
 
     def decode(self, obj: Any) -> Any:
-        return wire.decode(obj, self.kept.__getitem__)
+        return wire.decode(obj, self.kept.__getitem__, functions=True)
 
     def handle(self, request: dict[str, Any]) -> Any:
         from . import grading

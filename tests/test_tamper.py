@@ -302,3 +302,44 @@ def test_tamper_suite(tmp_path):
     report = json.loads((course / "logs" / f"verify-{ASSIGNMENT}-z-honest.json").read_text())
     assert report["seed"] == 12345 and report["sandbox"]
     assert all(c["verified"] for c in report["cells"]), report["cells"]
+
+
+@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+def test_patched_checkers_earn_nothing_in_any_assignment(assignment, tmp_path):
+    """For every assignment: the solution keeps full marks after the re-run; a patched checker earns 0."""
+    _sandbox_or_skip()
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
+    pipeline.release(course, [assignment], progress=lambda _: None)
+    patch = (
+        "for _name in dir(cu.checks):\n"
+        "    if _name.startswith('check_'):\n"
+        "        setattr(cu.checks, _name, lambda *a, **k: None)\n"
+    )
+    for name in pipeline.notebook_names(course, assignment):
+        solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
+        release = nbformat.read(course / "assignments" / assignment / name, as_version=4)
+        for student, notebook in (("honest", solution), ("cheat", _with_cell(release, patch))):
+            (course / "subs" / student).mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, course / "subs" / student / name)
+    students, failures = pipeline.collect_submissions(
+        course, assignment, course / "subs", progress=lambda _: None
+    )
+    assert not failures
+    results = {
+        r.student: r
+        for r in pipeline.autograde(
+            course,
+            assignment,
+            students,
+            jobs=2,
+            progress=lambda _: None,
+            setup=pipeline.GradingSetup(sandbox=True, seed=99),
+        )
+    }
+    honest, cheat = results["honest"], results["cheat"]
+    assert honest.ok and honest.score == honest.max_score > 0 and not honest.flags, honest
+    assert cheat.ok and cheat.score == 0, cheat
+    assert any("failed when re-run outside" in f for f in cheat.flags), cheat.flags

@@ -89,3 +89,16 @@ def test_messages_cross_a_pipe_and_time_out():
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_course_functions_travel_by_name_and_only_to_the_worker():
+    from course_utils import arithmetic
+
+    sent = wire.encode({"f": arithmetic.conv_output_size})
+    assert wire.decode(sent, functions=True)["f"] is arithmetic.conv_output_size
+    with pytest.raises(wire.WireError):
+        wire.decode(sent)  # the grader never imports what the student's side names
+    with pytest.raises(wire.WireError, match="only course_utils"):
+        wire.decode({"$function": ["os", "system"]}, functions=True)
+    with pytest.raises(wire.WireError):
+        wire.encode(lambda x: x)
