@@ -94,8 +94,9 @@ def normalize_submission(
                 for extra in group[:-1]:
                     _make_plain(extra)
         wanted = {k: v for k, v in _nbgrader(original).items() if k in NBGRADER_KEYS}
-        if _nbgrader(keeper) != wanted:
-            keeper.setdefault("metadata", {})["nbgrader"] = wanted
+        have = _nbgrader(keeper)
+        if any(have.get(k) != v for k, v in wanted.items()):
+            keeper.setdefault("metadata", {})["nbgrader"] = {**have, **wanted}
             changes.append(f"restored the nbgrader metadata of cell {grade_id!r}")
         if keeper.get("cell_type") != original.get("cell_type"):
             _set_type(keeper, original["cell_type"])

@@ -143,10 +143,10 @@ class WorkerClient:
 
     def begin_cell(self, seconds: float) -> None:
         """Give the next test cell ``seconds``; start the worker again if it died in an earlier one."""
-        self.deadline = time.monotonic() + seconds
         self.dead_reason = ""
         if self.process is None:
             self.start()
+        self.deadline = time.monotonic() + seconds  # the start-up has its own budget
 
     def _receive(self, deadline: float, doing: str) -> Any:
         assert self.process is not None and self.process.stdout is not None
