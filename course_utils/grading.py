@@ -550,6 +550,10 @@ _PYTHON_SHORTCUTS: tuple[tuple[str, str, str, str], ...] = (
             "conv_transpose_output_size",
             "pool_output_size",
             "effective_kernel_size",
+            "resolve_padding",
+            "receptive_field",
+            "conv_parameter_count",
+            "conv_multiplications",
         )
     ),
 )
@@ -775,7 +779,7 @@ def is_library_shortcut(fn: object) -> bool:
 
 
 def describe_value(value: Any) -> str:
-    """Return a short description: small 1-D arrays by value, other arrays by shape, scalars by repr."""
+    """Return a short description: small 1-D arrays by value, other arrays by shape, dicts by keys, scalars by repr."""
     if _is_tensor(value):
         return f"tensor of shape {tuple(value.shape)}"
     if isinstance(value, np.ndarray):
@@ -784,6 +788,11 @@ def describe_value(value: Any) -> str:
         return f"array of shape {value.shape}"
     if isinstance(value, (list, tuple)) and len(value) > 10:
         return f"{type(value).__name__} of length {len(value)}"
+    if isinstance(value, dict):  # e.g. a cache: its keys say what it is
+        return "{" + ", ".join(f"{k!r}: ..." for k in list(value)[:8]) + "}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+        inner = ", ".join(describe_value(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     return repr(value)
 
 
