@@ -22,6 +22,13 @@ import nbformat
 from course_utils.notebooks import read_notebook, volatile_parts
 
 SETUP_CELL = "import numpy as np\nimport course_utils as cu\n\ndevice = cu.setup(seed=0)"
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+# ungraded cells not worth running in-process (timings, plots, the training demo);
+# test_notebooks.py runs them
+UNGRADED_SKIPS = {
+    "assignment2": frozenset({"speed", "speed-run", "speed-plot"}),
+    "assignment3": frozenset({"gradient-check", "speed", "training"}),
+}
 
 
 def nbgrader_meta(cell) -> dict:
@@ -194,3 +201,9 @@ class ScoredNotebook:
             for c in self.source.cells
             if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")
         ]
+
+
+def scored_notebook(assignment: str) -> ScoredNotebook:
+    """The solution notebook of ``assignment`` (one notebook per assignment), ready to score."""
+    (path,) = sorted((SOLUTIONS / assignment).glob("*.ipynb"))
+    return ScoredNotebook(path, skip=UNGRADED_SKIPS.get(assignment, frozenset()))

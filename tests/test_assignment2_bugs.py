@@ -9,15 +9,10 @@ The ungraded speed cells (Part G) are skipped here; ``test_notebooks.py`` runs t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from notebook_scoring import ScoredNotebook, bug, nbgrader_meta
+from notebook_scoring import bug, scored_notebook
 
-NOTEBOOK = ScoredNotebook(
-    Path(__file__).resolve().parents[1] / "solutions" / "assignment2" / "conv2d.ipynb",
-    skip=frozenset({"speed", "speed-run", "speed-plot"}),
-)
+NOTEBOOK = scored_notebook("assignment2")
 TEST_POINTS = NOTEBOOK.points
 
 IM2COL = "test_im2col_2d test_conv2d_im2col"
@@ -359,12 +354,6 @@ BUGS = {
 }
 
 
-def test_correct_solutions_earn_every_point_without_stderr():
-    result = NOTEBOOK.run()
-    assert result.failed == {}
-    assert result.score == NOTEBOOK.total
-
-
 @pytest.mark.parametrize("name", list(BUGS))
 def test_buggy_solution_loses_points(name):
     NOTEBOOK.assert_bug_loses_points(name, BUGS[name])
@@ -375,28 +364,7 @@ def test_enough_bugs_cover_every_test_cell():
     assert set().union(*(b.must_fail for b in BUGS.values())) == set(TEST_POINTS)
 
 
-def test_release_version_earns_no_points():
-    release = NOTEBOOK.release()
-    assert "BEGIN HIDDEN TESTS" not in "".join(c.source for c in release.cells)
-    result = NOTEBOOK.run(release)
-    assert result.score == 0
-    assert set(result.failed) == set(TEST_POINTS)
-
-
-def test_points_table_matches_the_nbgrader_metadata():
-    NOTEBOOK.assert_points_table_matches_metadata()
-
-
-def test_cells_have_unique_ids_and_nbgrader_metadata():
-    NOTEBOOK.assert_cells_have_unique_ids_and_nbgrader_metadata()
-
-
-def test_notebook_is_clean_and_starts_with_the_setup_cell():
-    NOTEBOOK.assert_clean_with_the_setup_cell()
-
-
-def test_manually_graded_answers_are_markdown():
+def test_written_answers_ask_what_this_assignment_teaches():
     answers = NOTEBOOK.written_answers()
     assert len(answers) == 3
-    assert all(c.cell_type == "markdown" and nbgrader_meta(c)["points"] == 2 for c in answers)
     assert any("im2col" in c.source and "18.9 MB" in c.source for c in answers)
