@@ -215,14 +215,15 @@ def sandbox_command(
     args = [_bwrap(), *namespaces, "--die-with-parent"]
     readable = _readable_roots()
     writable = [Path(folder).resolve() for folder in writable]
+    # a fresh /tmp first: the environment itself may live under /tmp (a CI checkout)
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     # bubblewrap makes missing parents of a mount point private (0700): open them to `nobody`
     parents = {p for root in [*readable, *writable] for p in root.parents if p != Path("/")}
     for parent in sorted(parents, key=lambda p: len(p.parts)):
-        if parent != Path("/tmp") and Path("/tmp") not in parent.parents:
+        if parent != Path("/tmp"):
             args += ["--perms", "0755", "--dir", str(parent)]
     for root in readable:
         args += ["--ro-bind", str(root), str(root)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     for device in sorted(Path("/dev").glob("nvidia*")):  # the GPU, when there is one
         args += ["--dev-bind", str(device), str(device)]
     for folder in writable:

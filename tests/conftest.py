@@ -1,4 +1,4 @@
-"""Shared pytest set-up: headless plotting, the ``gpu`` marker, and the repository root."""
+"""Shared pytest set-up: headless plotting, the ``gpu`` marker, the repository root, the sandbox."""
 
 from __future__ import annotations
 
@@ -30,3 +30,20 @@ def pytest_collection_modifyitems(config, items):
 def repo_root() -> Path:
     """The repository's top folder."""
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def sandbox_available() -> None:
+    """Skip a test that needs the bubblewrap sandbox where it cannot run; fail instead in CI.
+
+    ``.ci/run`` installs bubblewrap and sets ``COURSE_REQUIRE_SANDBOX=1``, so there a broken
+    sandbox fails the tamper suite instead of skipping it.
+    """
+    from course_utils.sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as exc:
+        if os.environ.get("COURSE_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"the sandbox is required here (COURSE_REQUIRE_SANDBOX=1): {exc}")
+        pytest.skip(str(exc))

@@ -16,15 +16,7 @@ from course_utils.sandbox import Limits, SandboxUnavailable, cap_output, sandbox
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _available() -> bool:
-    try:
-        sandbox.check_sandbox()
-    except SandboxUnavailable:
-        return False
-    return True
-
-
-needs_sandbox = pytest.mark.skipif(not _available(), reason="bubblewrap cannot run here")
+needs_sandbox = pytest.mark.usefixtures("sandbox_available")
 
 
 def test_limits_validate_and_read_the_environment(monkeypatch):

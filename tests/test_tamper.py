@@ -23,7 +23,7 @@ import pytest
 
 import course_utils
 from course_utils import pipeline
-from course_utils.sandbox import Limits, SandboxUnavailable, check_sandbox
+from course_utils.sandbox import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
@@ -32,13 +32,6 @@ CELL_TIMEOUT_S = 20
 MARKER = "course-tamper-marker-4242"  # a process that must not outlive grading
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tamper")]
-
-
-def _sandbox_or_skip() -> None:
-    try:
-        check_sandbox()
-    except SandboxUnavailable as exc:  # .ci/run installs bubblewrap; a laptop may lack it
-        pytest.skip(str(exc))
 
 
 def _solution_ids(notebook) -> list[int]:
@@ -220,8 +213,8 @@ def _digest(paths) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
 
 
+@pytest.mark.usefixtures("sandbox_available")
 def test_tamper_suite(tmp_path):
-    _sandbox_or_skip()
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
@@ -304,10 +297,10 @@ def test_tamper_suite(tmp_path):
     assert all(c["verified"] for c in report["cells"]), report["cells"]
 
 
+@pytest.mark.usefixtures("sandbox_available")
 @pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
 def test_patched_checkers_earn_nothing_in_any_assignment(assignment, tmp_path):
     """For every assignment: the solution keeps full marks after the re-run; a patched checker earns 0."""
-    _sandbox_or_skip()
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
