@@ -390,7 +390,10 @@ def _verify(
     result: GradeResult,
 ) -> str:
     """Re-run the passed tests outside the student's process (course_utils.verify); return a problem, if any."""
-    seconds = cell_timeout or int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
+    cell = cell_timeout or int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
+    seconds = max(
+        2 * cell, cell + 30
+    )  # the re-run adds a process boundary: more room than in the notebook
     command = [
         sys.executable,
         "-m",

@@ -172,7 +172,8 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     # the collection line, the line saying how the run grades, then one line per student
     assert len(messages) == len(students) + 2, messages
     for student in ("good", "renamed", "zipped", "deleted-cells"):
-        assert (by_student[student].status, by_student[student].score) == ("graded", 5.0), student
+        result = by_student[student]
+        assert (result.status, result.score) == ("graded", 5.0), (student, result)
     assert by_student["wrong"].score == 0 and by_student["wrong"].max_score == 5
     assert by_student["gutted-asserts"].score == 0  # the original tests ran, not the gutted ones
     assert by_student["loops"].ok and by_student["loops"].score == 0

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from course_utils import sandbox
-from course_utils.sandbox import Limits, SandboxUnavailable, cap_output, sandbox_command
+from course_utils.outputcap import cap_output
+from course_utils.sandbox import Limits, SandboxUnavailable, sandbox_command
 
 REPO = Path(__file__).resolve().parents[1]
 
