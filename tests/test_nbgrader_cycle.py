@@ -20,7 +20,9 @@ import pytest
 from course_utils import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT_S = 10
+CELL_TIMEOUT_S = (
+    30  # Assignment 3 trains a network in two test cells: room for a busy 2-core machine
+)
 
 pytestmark = pytest.mark.slow
 
