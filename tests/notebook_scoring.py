@@ -13,6 +13,7 @@ import contextlib
 import copy
 import io
 import re
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,3 +208,30 @@ def scored_notebook(assignment: str) -> ScoredNotebook:
     """The solution notebook of ``assignment`` (one notebook per assignment), ready to score."""
     (path,) = sorted((SOLUTIONS / assignment).glob("*.ipynb"))
     return ScoredNotebook(path, skip=UNGRADED_SKIPS.get(assignment, frozenset()))
+
+
+def solution_namespace(assignment: str) -> dict:
+    """Run a solution notebook's set-up cell and its answer cells; return the namespace (the solutions)."""
+    (path,) = sorted((SOLUTIONS / assignment).glob("*.ipynb"))
+    code = [cell for cell in read_notebook(path).cells if cell.cell_type == "code"]
+    cells = [code[0]] + [c for c in code if c.metadata.get("nbgrader", {}).get("solution")]
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in cells:
+            exec(compile(cell.source, f"<{cell.id}>", "exec"), namespace)
+    return namespace
+
+
+def variant(solutions: dict, source: str):
+    """Define a (buggy) function in a copy of ``solutions``; ``_sol`` holds the correct ones."""
+    source = textwrap.dedent(source)
+    namespace = {**solutions, "_sol": dict(solutions)}
+    exec(compile(source, "<variant>", "exec"), namespace)
+    return namespace[re.findall(r"^def (\w+)", source, re.M)[-1]]
+
+
+def run_quietly(check) -> str:
+    """Run ``check()`` and return what it printed."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        check()
+    return out.getvalue()

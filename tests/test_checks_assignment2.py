@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
-import re
-import textwrap
 from collections.abc import Callable
-from pathlib import Path
 
+import notebook_scoring
 import numpy as np
 import pytest
+from notebook_scoring import run_quietly, solution_namespace
 
 from course_utils import checks, reference
 from course_utils.grading import LibraryShortcutError
-from course_utils.notebooks import read_notebook
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "assignment2" / "conv2d.ipynb"
-
-
-def _solution_namespace() -> dict:
-    """Run the notebook's setup cell and its solution cells; return the namespace (the solutions)."""
-    notebook = read_notebook(NOTEBOOK)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    cells = [code[0]] + [c for c in code if c.metadata.get("nbgrader", {}).get("solution")]
-    namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for cell in cells:
-            exec(compile(cell.source, f"<{cell.id}>", "exec"), namespace)
-    return namespace
-
-
-SOLUTIONS = _solution_namespace()
+SOLUTIONS = solution_namespace("assignment2")
 
 
 def variant(source: str) -> Callable:
-    """Define a (buggy) function in a copy of the notebook's namespace; ``_sol`` holds the correct ones."""
-    source = textwrap.dedent(source)
-    namespace = {**SOLUTIONS, "_sol": dict(SOLUTIONS)}
-    exec(compile(source, "<variant>", "exec"), namespace)
-    return namespace[re.findall(r"^def (\w+)", source, re.M)[-1]]
-
-
-def run_quietly(check: Callable[[], None]) -> str:
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        check()
-    return out.getvalue()
+    """Define a (buggy) function in a copy of the solutions' namespace."""
+    return notebook_scoring.variant(SOLUTIONS, source)
 
 
 def _feature(feature: str, fn: Callable, cases: str) -> None:
