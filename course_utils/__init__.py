@@ -23,7 +23,9 @@ SUBMODULES = (
     "device",
     "filters",
     "grading",
+    "measure",
     "reference",
+    "training",
     "viz",
     "widgets",
 )
@@ -36,7 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
         device,
         filters,
         grading,
+        measure,
         reference,
+        training,
         viz,
         widgets,
     )

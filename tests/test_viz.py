@@ -100,7 +100,7 @@ def test_ax_must_be_an_axes():
     [(3, "3"), (3.333333, "3.33"), (0.5, "0.5"), (-0.0, "0"), (-1.25, "-1.25"), (1e-12, "0")],
 )
 def test_cell_values_are_written_briefly(value, expected):
-    assert viz._format_value(value) == expected
+    assert viz._common._format_value(value) == expected
 
 
 # --- draw_conv1d ---------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_conv1d_output_row_matches_reference(x, w, stride, padding, dilation):
     )[0, 0]
     fig = viz.draw_conv1d(x, w, stride, padding, dilation, step=len(expected) - 1)
     written = texts(fig, "output-")
-    assert written == {f"output-0-{j}": viz._format_value(v) for j, v in enumerate(expected)}
+    assert written == {f"output-0-{j}": viz._common._format_value(v) for j, v in enumerate(expected)}
     assert f"output length {len(expected)}" in fig.axes[0].get_title()
 
 
@@ -203,7 +203,7 @@ def test_conv2d_output_grid_matches_reference(shape, kernel, stride, padding, di
     fig = viz.draw_conv2d(x, w, stride, padding, dilation, step=expected.size - 1)
     written = texts(fig, "output-")
     assert written == {
-        f"output-{r}-{c}": viz._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
+        f"output-{r}-{c}": viz._common._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
     }
     assert f"output {expected.shape[0]}x{expected.shape[1]}" in fig.axes[0].get_title()
 
@@ -276,7 +276,7 @@ def test_pooling_output_matches_reference(shape, kernel_size, stride, mode):
     expected = pool(x[None, None], kernel_size, stride)[0, 0]
     fig = viz.draw_pooling(x, kernel_size, stride, mode)
     assert texts(fig, "output-") == {
-        f"output-{r}-{c}": viz._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
+        f"output-{r}-{c}": viz._common._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
     }
 
 

@@ -1,0 +1,66 @@
+"""Pictures for the lectures, by subject: images, convolution diagrams, volumes, training curves.
+
+Every function returns the matplotlib ``Figure`` it made (or the ``Axes`` it drew on when
+given ``ax=``) and never calls ``plt.show()``. In Jupyter, end the call with ``;`` (or assign
+the result): pyplot already shows the figure once. Sizes come from :mod:`course_utils.arithmetic`
+and values from :mod:`course_utils.reference`, so the pictures agree with the graded code.
+
+Import the package, not its modules: ``cu.viz.draw_conv2d(...)``. A subject module that grows
+past one concern becomes a new module here, re-exported below.
+"""
+
+from __future__ import annotations
+
+from ._common import (
+    CELL_INCHES,
+    CURRENT_OUTPUT_COLOR,
+    DIVERGING_CMAP,
+    EDGE_COLOR,
+    HIGHLIGHT_COLOR,
+    INPUT_COLOR,
+    KERNEL_COLOR,
+    OUTPUT_COLOR,
+    PAD_COLOR,
+    WINDOW_COLOR,
+)
+from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
+from .diagrams import (
+    draw_conv1d,
+    draw_conv2d,
+    draw_dilated_conv,
+    draw_pooling,
+    draw_receptive_field,
+    draw_receptive_field_2d,
+    draw_transposed_conv,
+)
+from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
+from .volumes import draw_conv_volume
+
+__all__ = [
+    "CELL_INCHES",
+    "CONTINUOUS_KINDS",
+    "CURRENT_OUTPUT_COLOR",
+    "DIVERGING_CMAP",
+    "EDGE_COLOR",
+    "HIGHLIGHT_COLOR",
+    "INPUT_COLOR",
+    "KERNEL_COLOR",
+    "OUTPUT_COLOR",
+    "PAD_COLOR",
+    "WINDOW_COLOR",
+    "continuous_convolution",
+    "draw_conv1d",
+    "draw_conv2d",
+    "draw_conv_volume",
+    "draw_dilated_conv",
+    "draw_pooling",
+    "draw_receptive_field",
+    "draw_receptive_field_2d",
+    "draw_transposed_conv",
+    "plot_continuous_convolution",
+    "plot_filter_bank",
+    "show_feature_maps",
+    "show_grid",
+    "show_image",
+    "show_kernels",
+]
