@@ -9,7 +9,7 @@ import pytest
 from course_utils import notebooks
 
 REPO = Path(__file__).resolve().parents[1]
-LECTURE_BUDGET_S = 120
+LECTURE_BUDGET_S = 180
 SOLUTION_BUDGET_S = 120
 
 pytestmark = pytest.mark.slow
