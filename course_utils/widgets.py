@@ -69,7 +69,13 @@ class ConvArithmeticExplorer:
         padding: int = 0,
         dilation: int = 1,
         dims: int = 2,
+        show_dilation: bool = True,
     ) -> None:
+        if not isinstance(show_dilation, bool):
+            raise TypeError(f"show_dilation must be a bool, got {type(show_dilation).__name__}")
+        if not show_dilation and dilation != 1:
+            raise ValueError(f"dilation must be 1 when show_dilation is False, got {dilation}")
+        self.show_dilation = show_dilation
         start = {
             "input_size": check_int("input_size", input_size, 1),
             "kernel_size": check_int("kernel_size", kernel_size, 1),
@@ -98,6 +104,8 @@ class ConvArithmeticExplorer:
             continuous_update=False,
             style={"description_width": "80px"},
         )
+        if not show_dilation:  # hidden, kept at 1 (for lectures that have not taught dilation)
+            self.sliders["dilation"].layout.display = "none"
         self.dims_toggle = widgets.ToggleButtons(options=[("2-D", 2), ("1-D", 1)], value=dims)
         self.formula_label = widgets.HTMLMath()
         self.message_label = widgets.HTML()
@@ -145,19 +153,27 @@ class ConvArithmeticExplorer:
         n, k, s, p, d = self._values()
         span = effective_kernel_size(k, d)
         numerator = n + 2 * p - span  # = n + 2p - d(k-1) - 1
-        self.formula = f"floor(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1"
-        self.formula_latex = (
-            rf"$\left\lfloor \frac{{{n} + 2\cdot {p} - {d}\cdot({k}-1) - 1}}{{{s}}} "
-            r"\right\rfloor + 1"
-        )
+        if self.show_dilation:
+            self.formula = f"floor(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1"
+            self.formula_latex = (
+                rf"$\left\lfloor \frac{{{n} + 2\cdot {p} - {d}\cdot({k}-1) - 1}}{{{s}}} "
+                r"\right\rfloor + 1"
+            )
+        else:
+            self.formula = f"floor(({n} + 2*{p} - {k})/{s}) + 1"
+            self.formula_latex = (
+                rf"$\left\lfloor \frac{{{n} + 2\cdot {p} - {k}}}{{{s}}} \right\rfloor + 1"
+            )
         if numerator < 0:
             self.output_size = None
             self.formula += f" = floor({numerator}/{s}) + 1: no output"
             self.formula_latex += r"$: no output"
+            spans = f"d(k-1)+1 = {span}" if self.show_dilation else f"k = {span}"
+            shrink = "the kernel or the dilation" if self.show_dilation else "the kernel"
             self.message = (
-                f"Illegal: the kernel spans d(k-1)+1 = {span} cells but the padded input has "
+                f"Illegal: the kernel spans {spans} cells but the padded input has "
                 f"only n + 2p = {n + 2 * p}. Increase the padding or the input size, or shrink "
-                "the kernel or the dilation."
+                f"{shrink}."
             )
         else:
             self.output_size = conv_output_size(n, k, s, p, d)
@@ -174,6 +190,10 @@ class ConvArithmeticExplorer:
         )
         self._redraw()
 
+    @property
+    def _numerator_text(self) -> str:
+        return "n + 2p - d(k-1) - 1" if self.show_dilation else "n + 2p - k"
+
     def _notes(self, n: int, s: int, p: int, span: int, numerator: int) -> str:
         """Explain a legal combination that loses input or computes outputs from padding only."""
         notes = []
@@ -181,7 +201,7 @@ class ConvArithmeticExplorer:
         remainder = numerator % s
         if remainder > p:
             notes.append(
-                f"The stride {s} does not divide n + 2p - d(k-1) - 1 = {numerator} evenly "
+                f"The stride {s} does not divide {self._numerator_text} = {numerator} evenly "
                 f"(remainder {remainder}): the last {remainder - p} input {axes} "
                 f"{'(plus the padding) ' if p else ''}are never visited by the kernel."
             )
@@ -234,9 +254,15 @@ def conv_arithmetic_explorer(
     dilation: int = 1,
     *,
     dims: int = 2,
+    show_dilation: bool = True,
 ) -> ConvArithmeticExplorer:
-    """Return a :class:`ConvArithmeticExplorer` (display it, or its ``.widget``) for an n x n input."""
-    return ConvArithmeticExplorer(input_size, kernel_size, stride, padding, dilation, dims)
+    """Return a :class:`ConvArithmeticExplorer` (display it, or its ``.widget``) for an n x n input.
+
+    ``show_dilation=False`` hides the dilation slider (kept at 1) and drops d from the formula.
+    """
+    return ConvArithmeticExplorer(
+        input_size, kernel_size, stride, padding, dilation, dims, show_dilation
+    )
 
 
 class FilterPlayground:

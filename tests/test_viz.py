@@ -97,7 +97,18 @@ def test_ax_must_be_an_axes():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(3, "3"), (3.333333, "3.33"), (0.5, "0.5"), (-0.0, "0"), (-1.25, "-1.25"), (1e-12, "0")],
+    [
+        (3, "3"),
+        (3.333333, "3.33"),
+        (0.5, "0.5"),
+        (-0.0, "0"),
+        (-1.25, "-1.25"),
+        (1e-12, "0"),
+        (1 / 3, "1/3"),
+        (10 / 3, "10/3"),
+        (-7 / 6, "-7/6"),
+        (0.25, "0.25"),
+    ],
 )
 def test_cell_values_are_written_briefly(value, expected):
     assert viz._common._format_value(value) == expected
@@ -127,7 +138,9 @@ def test_conv1d_output_row_matches_reference(x, w, stride, padding, dilation):
     )[0, 0]
     fig = viz.draw_conv1d(x, w, stride, padding, dilation, step=len(expected) - 1)
     written = texts(fig, "output-")
-    assert written == {f"output-0-{j}": viz._common._format_value(v) for j, v in enumerate(expected)}
+    assert written == {
+        f"output-0-{j}": viz._common._format_value(v) for j, v in enumerate(expected)
+    }
     assert f"output length {len(expected)}" in fig.axes[0].get_title()
 
 
@@ -203,7 +216,8 @@ def test_conv2d_output_grid_matches_reference(shape, kernel, stride, padding, di
     fig = viz.draw_conv2d(x, w, stride, padding, dilation, step=expected.size - 1)
     written = texts(fig, "output-")
     assert written == {
-        f"output-{r}-{c}": viz._common._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
+        f"output-{r}-{c}": viz._common._format_value(expected[r, c])
+        for r, c in np.ndindex(expected.shape)
     }
     assert f"output {expected.shape[0]}x{expected.shape[1]}" in fig.axes[0].get_title()
 
@@ -276,7 +290,8 @@ def test_pooling_output_matches_reference(shape, kernel_size, stride, mode):
     expected = pool(x[None, None], kernel_size, stride)[0, 0]
     fig = viz.draw_pooling(x, kernel_size, stride, mode)
     assert texts(fig, "output-") == {
-        f"output-{r}-{c}": viz._common._format_value(expected[r, c]) for r, c in np.ndindex(expected.shape)
+        f"output-{r}-{c}": viz._common._format_value(expected[r, c])
+        for r, c in np.ndindex(expected.shape)
     }
 
 
@@ -499,3 +514,64 @@ def test_plot_filter_bank_panels():
         viz.plot_filter_bank(SMALL_IMAGE, 3)
     with pytest.raises(ValueError, match="unknown filter 'blurry'"):
         viz.plot_filter_bank(SMALL_IMAGE, ["blurry"])
+
+
+# --- readable titles, hidden answers, transposed convolution in 2-D ------------------------
+
+
+def test_conv1d_one_sided_padding_and_titles_without_dilation():
+    """A (before, after) pair pads one side only; d is left out of the title when it is 1."""
+    x, w = np.array([1.0, 0, 2, 2, 3, 1]), np.array([3.0, 2, 2])
+    fig = viz.draw_conv1d(x, w, padding=(0, 1), step=4, show_all_outputs=True)
+    title = fig.axes[0].get_title()
+    assert "n=6" in title and "0 left, 1 right" in title and "output length 5" in title
+    assert "d=" not in title
+    written = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert [written[f"output-0-{j}"] for j in range(5)] == ["7", "8", "16", "14", "11"]
+    assert "y[4] = 3·3 + 2·1 + 2·0 = 11" in all_text(fig)  # products written w·x
+    assert "d=2" in viz.draw_conv1d(9, 3, dilation=2).axes[0].get_title()
+
+
+def test_conv1d_box_filter_written_as_thirds():
+    fig = viz.draw_conv1d(np.arange(5.0), np.full(3, 1 / 3), step=0)
+    written = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert written["kernel-0-0-0"] == "1/3"
+
+
+def test_conv2d_can_hide_the_output_and_mark_unvisited_cells():
+    """A question slide: no output grid, no output size in the title; the leftover column greyed."""
+    fig = viz.draw_conv2d((7, 7), 3, stride=3, step=(0, 1), show_output=False, mark_unvisited=True)
+    title = fig.axes[0].get_title()
+    assert "output" not in title and "2x2" not in title and "dilation" not in title
+    assert "grey: never inside a window" in title
+    assert not any((t.get_gid() or "").startswith("output") for t in fig.axes[0].texts)
+    assert "output 5x5" in viz.draw_conv2d((7, 7), 3).axes[0].get_title()
+    assert "dilation 2" in viz.draw_conv2d((7, 7), 3, dilation=2).axes[0].get_title()
+    assert "hatched zeros" in viz.draw_conv2d((5, 5), 3, padding=1).axes[0].get_title()
+
+
+def test_receptive_field_titles_are_words_not_tuples():
+    title = viz.draw_receptive_field_2d(kernel_sizes=(3,), input_size=5).axes[0].get_title()
+    assert "one 3x3 layer" in title and "(3,)" not in title
+    title = viz.draw_receptive_field_2d((3, 3, 3), 15, dilations=(1, 2, 4)).axes[0].get_title()
+    assert "three stacked 3x3 layers, dilations 1, 2, 4" in title
+    assert "(3, 3)" not in viz.draw_receptive_field((3, 3)).axes[0].get_title()
+
+
+def test_transposed_conv2d_matches_the_reference_and_shows_output_padding():
+    x, w = np.array([[1.0, 2.0], [3.0, 4.0]]), np.arange(9.0).reshape(3, 3)
+    fig = viz.draw_transposed_conv2d(x, w, highlight=(0, 1))
+    expected = reference.conv_transpose2d(x[None, None], w[None, None])[0, 0]
+    written = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert expected.shape == (4, 4)
+    assert all(
+        written[f"output-{r}-{c}"] == viz._common._format_value(expected[r, c])
+        for r, c in np.ndindex(4, 4)
+    )
+    assert "output 4x4" in fig.axes[0].get_title()
+    padded = viz.draw_transposed_conv2d(x, np.ones((3, 3)), stride=2, output_padding=1)
+    assert "output 6x6" in padded.axes[0].get_title() and "hatched" in padded.axes[0].get_title()
+    with pytest.raises(ValueError, match="output_padding"):
+        viz.draw_transposed_conv2d(x, w, stride=1, output_padding=1)
+    with pytest.raises(ValueError, match="highlight"):
+        viz.draw_transposed_conv2d(x, w, highlight=(2, 0))

@@ -119,6 +119,20 @@ def test_explorer_follows_the_sliders():
     assert "output 3x3" in explorer.figure.axes[0].get_title()
 
 
+def test_explorer_can_hide_dilation():
+    """Lecture 1 has not taught dilation: no slider shown, no d in the formula or the notes."""
+    explorer = widgets.conv_arithmetic_explorer(7, 3, stride=3, show_dilation=False)
+    assert explorer.sliders["dilation"].layout.display == "none"
+    assert explorer.formula == "floor((7 + 2*0 - 3)/3) + 1 = 2"
+    assert "d(k-1)" not in explorer.message and "n + 2p - k = 4" in explorer.message
+    assert "dilation" not in explorer.figure.axes[0].get_title()
+    assert widgets.conv_arithmetic_explorer().sliders["dilation"].layout.display != "none"
+    with pytest.raises(ValueError, match="dilation must be 1"):
+        widgets.conv_arithmetic_explorer(dilation=2, show_dilation=False)
+    with pytest.raises(TypeError, match="show_dilation must be a bool"):
+        widgets.conv_arithmetic_explorer(show_dilation="no")
+
+
 def test_explorer_step_slider_covers_the_outputs():
     explorer = widgets.conv_arithmetic_explorer(input_size=5, kernel_size=3)
     step = explorer.sliders["step"]

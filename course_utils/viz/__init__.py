@@ -21,6 +21,7 @@ from ._common import (
     KERNEL_COLOR,
     OUTPUT_COLOR,
     PAD_COLOR,
+    UNVISITED_COLOR,
     WINDOW_COLOR,
 )
 from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
@@ -32,6 +33,7 @@ from .diagrams import (
     draw_receptive_field,
     draw_receptive_field_2d,
     draw_transposed_conv,
+    draw_transposed_conv2d,
 )
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
 from .volumes import draw_conv_volume
@@ -47,6 +49,7 @@ __all__ = [
     "KERNEL_COLOR",
     "OUTPUT_COLOR",
     "PAD_COLOR",
+    "UNVISITED_COLOR",
     "WINDOW_COLOR",
     "continuous_convolution",
     "draw_conv1d",
@@ -57,6 +60,7 @@ __all__ = [
     "draw_receptive_field",
     "draw_receptive_field_2d",
     "draw_transposed_conv",
+    "draw_transposed_conv2d",
     "plot_continuous_convolution",
     "plot_filter_bank",
     "show_feature_maps",

@@ -6,6 +6,7 @@ import numbers
 import re
 import textwrap
 from collections.abc import Sequence
+from fractions import Fraction
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +26,7 @@ from ..validation import check_array, check_int, check_ints
 # Colours shared by every diagram.
 INPUT_COLOR = "#deebf7"
 PAD_COLOR = "#eeeeee"
+UNVISITED_COLOR = "#bdbdbd"
 WINDOW_COLOR = "#9ecae1"
 KERNEL_COLOR = "#fdd0a2"
 OUTPUT_COLOR = "#e5f5e0"
@@ -54,11 +56,19 @@ def _check_axes(ax: object) -> None:
 
 
 def _format_value(value: float) -> str:
-    """Write a cell value briefly: 3 -> "3", 3.333 -> "3.33", 0.5 -> "0.5", 1234.5 -> "1.23e+03"."""
+    """Write a cell value briefly: 3 -> "3", 0.5 -> "0.5", 1/3 -> "1/3", 3.333 -> "3.33".
+
+    A value that two decimals cannot write exactly but a fraction with a denominator up to 16
+    can (1/3, 10/3, -7/6) is written as that fraction; 1234.5 -> "1.23e+03".
+    """
     if abs(value) >= 1000:
         return f"{value:.3g}"
     if abs(value - round(value)) < 1e-9:
         return str(int(round(value)))
+    if abs(value - round(value, 2)) > 1e-9:
+        fraction = Fraction(value).limit_denominator(16)
+        if abs(float(fraction) - value) < 1e-9:
+            return f"{fraction.numerator}/{fraction.denominator}"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 

@@ -31,6 +31,7 @@ from ._common import (
     MAX_RECEPTIVE_FIELD_DRAWN,
     OUTPUT_COLOR,
     PAD_COLOR,
+    UNVISITED_COLOR,
     WINDOW_COLOR,
     Padding,
     Pair,
@@ -57,7 +58,7 @@ def draw_conv1d(
     x: object,
     w: object,
     stride: int = 1,
-    padding: int | str = 0,
+    padding: int | str | tuple[int, int] = 0,
     dilation: int = 1,
     step: int = 0,
     ax: Axes | None = None,
@@ -70,13 +71,18 @@ def draw_conv1d(
     The padded input (zeros hatched), the kernel under the window of output ``step`` (dilated
     taps spaced out) and the output row (current cell highlighted) are drawn; outputs up to
     ``step`` show their values (all of them with ``show_all_outputs``). ``x`` and ``w`` may be
-    plain lengths (ints) for a diagram without values. ``padding``: int, "valid", "same", "full".
+    plain lengths (ints) for a diagram without values. ``padding``: int (zeros on each side),
+    a pair ``(before, after)`` (e.g. ``(0, 1)``: one zero at the right end only), "valid",
+    "same" or "full". Products are written kernel weight first, ``w·x``.
     """
     x_values, n = _signal_1d("x", x)
     w_values, k = _signal_1d("w", w)
     stride = check_int("stride", stride, 1)
     dilation = check_int("dilation", dilation, 1)
-    before, after = resolve_padding(padding, n, k, stride, dilation)
+    if isinstance(padding, tuple | list):
+        before, after = check_ints("padding", padding, 2, 0)
+    else:
+        before, after = resolve_padding(padding, n, k, stride, dilation)
     n_out = _output_length(n, k, stride, (before, after), dilation)
     step = check_int("step", step, 0)
     if step >= n_out:
@@ -118,10 +124,9 @@ def draw_conv1d(
     out_values = None
     if with_values:
         y = reference.conv1d(
-            x_values[None, None],
+            np.pad(x_values, (before, after))[None, None],
             w_values[None, None],
             stride=stride,
-            padding=padding,
             dilation=dilation,
         )[0, 0]
         out_values = _blank(1, n_out)
@@ -144,7 +149,7 @@ def draw_conv1d(
     if with_values:
         xp = input_values[0]
         terms = (
-            " + ".join(f"{_signed(xp[tap])}·{_signed(w_values[j])}" for j, tap in enumerate(taps))
+            " + ".join(f"{_signed(w_values[j])}·{_signed(xp[tap])}" for j, tap in enumerate(taps))
             if k <= 8
             else "sum of window · kernel"
         )
@@ -156,11 +161,19 @@ def draw_conv1d(
             va="center",
             fontsize=fontsize,
         )
-    numerator = f"{n} + {before} + {after} - {dilation}*({k}-1) - 1"
+    if isinstance(padding, tuple | list) and before != after:
+        padding_text = f"{before} left, {after} right"
+    else:
+        padding_text = _padding_text(padding, [(before, after)])
+    zeros = f" + {before} + {after}" if before or after else ""
+    if dilation == 1:
+        numerator, dilation_text = f"{n}{zeros} - {k}", ""
+    else:
+        numerator, dilation_text = f"{n}{zeros} - {dilation}·({k}-1) - 1", f", d={dilation}"
+    size_text = f"({numerator}) + 1" if stride == 1 else f"floor(({numerator})/{stride}) + 1"
     title = (
-        f"1-D cross-correlation: n={n}, k={k}, s={stride}, p={_padding_text(padding, [(before, after)])}, "
-        f"d={dilation} → output length {n_out}\n"
-        f"floor(({numerator})/{stride}) + 1 = {n_out}"
+        f"1-D cross-correlation: n={n}, k={k}, s={stride}, p={padding_text}{dilation_text}"
+        f" → output length {n_out}\n{size_text} = {n_out}"
     )
     return _finish_diagram(fig, ax, created, title)
 
@@ -176,13 +189,17 @@ def draw_conv2d(
     show_values: bool = True,
     *,
     show_all_outputs: bool = False,
+    show_output: bool = True,
+    mark_unvisited: bool = False,
 ) -> Figure | Axes:
     """Draw the 2-D cross-correlation of ``x`` (H, W) with ``w`` (kH, kW) at output ``step``.
 
-    Shows the input with its padding ring, the window of output ``step`` ((row, col), or an int
-    counting outputs row by row) with its taps, the kernel and the output grid. Values are
-    written for grids up to 12x12. ``x`` may be a shape (h, w) and ``w`` an int or (kh, kw)
-    for a diagram without values.
+    Shows the input with its padding ring (zeros hatched), the window of output ``step``
+    ((row, col), or an int counting outputs row by row) with its taps, the kernel and the
+    output grid. Values are written for grids up to 12x12. ``x`` may be a shape (h, w) and
+    ``w`` an int or (kh, kw) for a diagram without values. ``show_output=False`` leaves out the
+    output grid and its size (for a slide that asks for them); ``mark_unvisited=True`` greys
+    the input rows and columns that no window reaches.
     """
     x_values, (h, wd) = _grid_2d("x", x)
     w_values, (kh, kw) = _grid_2d("w", w)
@@ -206,10 +223,9 @@ def draw_conv2d(
     gap = 2.0
     tallest = max(hp, kh, out_h)
     kernel_x0, output_x0 = wp + gap, wp + gap + kw + gap
-    below = 1.6 if with_values else 1.0
-    fig, ax, created, fontsize = _start_diagram(
-        ax, (-0.3, output_x0 + out_w + 0.3), (-tallest - below, 0.3)
-    )
+    below = 1.6 if with_values and show_output else 1.0
+    right_edge = output_x0 + out_w + 0.3 if show_output else kernel_x0 + kw + 0.3
+    fig, ax, created, fontsize = _start_diagram(ax, (-0.3, right_edge), (-tallest - below, 0.3))
 
     def panel_top(rows: int) -> float:
         return -(tallest - rows) / 2
@@ -220,6 +236,13 @@ def draw_conv2d(
     faces[is_pad] = PAD_COLOR
     tap_rows = [row * stride[0] + a * dilation[0] for a in range(kh)]
     tap_cols = [col * stride[1] + b * dilation[1] for b in range(kw)]
+    unvisited = np.zeros((hp, wp), bool)
+    if mark_unvisited:
+        span_rows = effective_kernel_size(kh, dilation[0])
+        span_cols = effective_kernel_size(kw, dilation[1])
+        unvisited[(out_h - 1) * stride[0] + span_rows :, :] = True
+        unvisited[:, (out_w - 1) * stride[1] + span_cols :] = True
+        faces[unvisited] = UNVISITED_COLOR
     faces[np.ix_(tap_rows, tap_cols)] = WINDOW_COLOR
     small_input = max(hp, wp) <= MAX_GRID_WITH_VALUES
     input_values = None
@@ -253,7 +276,7 @@ def draw_conv2d(
     out_faces = _faces(out_h, out_w, OUTPUT_COLOR)
     out_faces[row, col] = CURRENT_OUTPUT_COLOR
     out_values, current = None, None
-    if with_values:
+    if with_values and show_output:
         y = reference.conv2d(
             x_values[None, None],
             w_values[None, None],
@@ -267,20 +290,28 @@ def draw_conv2d(
             if not show_all_outputs:
                 flat_values = out_values.reshape(-1)
                 flat_values[: row * out_w + col + 1] = y.reshape(-1)[: row * out_w + col + 1]
-    _cells(ax, output_x0, panel_top(out_h), out_faces, out_values, fontsize=fontsize, gid="output")
-    _outline(ax, output_x0 + col, panel_top(out_h) - row, 1, 1)
+    if show_output:
+        _cells(
+            ax, output_x0, panel_top(out_h), out_faces, out_values, fontsize=fontsize, gid="output"
+        )
+        _outline(ax, output_x0 + col, panel_top(out_h) - row, 1, 1)
 
     middle = -tallest / 2
     ax.text(wp + gap / 2, middle, r"$\star$", ha="center", va="center", fontsize=fontsize * 2.2)
-    ax.text(kernel_x0 + kw + gap / 2, middle, "=", ha="center", va="center", fontsize=fontsize * 2)
+    if show_output:
+        ax.text(
+            kernel_x0 + kw + gap / 2, middle, "=", ha="center", va="center", fontsize=fontsize * 2
+        )
     label_y = -tallest - 0.5
     padded_note = f" (padded {hp}x{wp})" if (hp, wp) != (h, wd) else ""
     dilation_note = f", dilation {_pair_text(dilation)}" if dilation != (1, 1) else ""
-    for x_mid, label in (
+    labels = [
         (wp / 2, f"input {h}x{wd}{padded_note}"),
         (kernel_x0 + kw / 2, f"kernel {kh}x{kw}{dilation_note}"),
-        (output_x0 + out_w / 2, f"output {out_h}x{out_w}"),
-    ):
+    ]
+    if show_output:
+        labels.append((output_x0 + out_w / 2, f"output {out_h}x{out_w}"))
+    for x_mid, label in labels:
         ax.text(x_mid, label_y, label, ha="center", va="center", fontsize=max(fontsize, 7))
     if current is not None:
         ax.text(
@@ -291,11 +322,20 @@ def draw_conv2d(
             va="center",
             fontsize=max(fontsize, 7),
         )
+    dilation_text = f", dilation {_pair_text(dilation)}" if dilation != (1, 1) else ""
+    pad_text = _padding_text(padding, pads)
+    if any(pads[0] + pads[1]):
+        pad_text += " (hatched zeros)"
     title = (
         f"2-D cross-correlation: input {h}x{wd}, kernel {kh}x{kw}, stride {_pair_text(stride)}, "
-        f"padding {_padding_text(padding, pads)}, dilation {_pair_text(dilation)}\n"
-        f"→ output {out_h}x{out_w}; highlighted: output ({row}, {col})"
+        f"padding {pad_text}{dilation_text}"
     )
+    if show_output:
+        title += f"\n→ output {out_h}x{out_w}; highlighted: output ({row}, {col})"
+    else:
+        title += f"\nwindow {row * out_w + col + 1}: top-left corner at ({row * stride[0]}, {col * stride[1]})"
+    if mark_unvisited and unvisited.any():
+        title += "\ngrey: never inside a window"
     return _finish_diagram(fig, ax, created, title)
 
 
@@ -428,6 +468,27 @@ def _dependencies(top: set[int], ks, ss, ds) -> list[set[int]]:
     return sets[::-1]
 
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _layers_text(ks: Sequence[int], ss: Sequence[int], ds: Sequence[int], size: str) -> str:
+    """Describe a stack of layers in words: "two stacked 3x3 layers, dilations 1, 2, 4"."""
+    count = NUMBER_WORDS[len(ks)] if len(ks) < len(NUMBER_WORDS) else str(len(ks))
+    plural = "s" if len(ks) != 1 else ""
+    stacked = "stacked " if len(ks) > 1 else ""
+    if len(set(ks)) == 1:
+        text = f"{count} {stacked}{size.format(k=ks[0])} layer{plural}"
+    else:
+        text = f"{count} {stacked}layer{plural} with kernels " + ", ".join(
+            size.format(k=k) for k in ks
+        )
+    if any(s != 1 for s in ss):
+        text += ", strides " + ", ".join(str(s) for s in ss)
+    if any(d != 1 for d in ds):
+        text += ", dilations " + ", ".join(str(d) for d in ds)
+    return text
+
+
 def _layer_label(k: int, s: int, d: int) -> str:
     extras = (f", s={s}" if s != 1 else "") + (f", d={d}" if d != 1 else "")
     return f"k={k}{extras}"
@@ -505,7 +566,7 @@ def draw_receptive_field(
         color=HIGHLIGHT_COLOR,
     )
     title = (
-        f"{depth} stacked layers with kernels {tuple(ks)}: one top output sees {field} inputs\n"
+        f"{_layers_text(ks, ss, ds, 'size-{k}')}: one top output sees {field} inputs\n"
         f"→ a {field}x{field} receptive field in 2-D"
     )
     return _finish_diagram(fig, ax, created, title)
@@ -563,7 +624,7 @@ def draw_receptive_field_2d(
         frameon=False,
     )
     title = (
-        f"{n}x{n} input, layers with kernels {tuple(ks)}\n"
+        f"{n}x{n} input, {_layers_text(ks, ss, ds, '{k}x{k}')}\n"
         f"→ the centre output sees a {field}x{field} patch ({field}x{field} receptive field)"
     )
     return _finish_diagram(fig, ax, created, title)
@@ -656,4 +717,93 @@ def draw_dilated_conv(
         f"{k}x{k} kernel, dilation {dilation}: effective size {span}x{span} (d(k-1)+1)\n"
         f"{k * k} weights; on a {n}x{n} input (stride 1, no padding) → output {out}x{out}"
     )
+    return _finish_diagram(fig, ax, created, title)
+
+
+def draw_transposed_conv2d(
+    x: object,
+    w: object,
+    stride: int = 1,
+    output_padding: int = 0,
+    highlight: tuple[int, int] = (0, 0),
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """Draw a 2-D transposed convolution of ``x`` (h, w) with ``w`` (kh, kw), no padding.
+
+    Input, kernel and output (values written) side by side; the output block that the input
+    value ``highlight`` (row, col) scatters ``x[r, c]·w`` into is outlined. ``output_padding``
+    extra rows and columns at the bottom and right of the output are hatched: no input reaches
+    them. The output is ((h-1)s + kh + output_padding) x ((w-1)s + kw + output_padding).
+    """
+    x_values = check_array("x", x, 2)
+    w_values = check_array("w", w, 2)
+    stride = check_int("stride", stride, 1)
+    output_padding = check_int("output_padding", output_padding, 0)
+    if output_padding >= stride:
+        raise ValueError(
+            f"output_padding ({output_padding}) must be smaller than the stride ({stride})"
+        )
+    h, wd = x_values.shape
+    kh, kw = w_values.shape
+    r0, c0 = check_ints("highlight", highlight, 2, 0)
+    if r0 >= h or c0 >= wd:
+        raise ValueError(f"highlight must lie inside the {h}x{wd} input, got {(r0, c0)}")
+    y = reference.conv_transpose2d(
+        x_values[None, None], w_values[None, None], stride=stride, output_padding=output_padding
+    )[0, 0]
+    out_h, out_w = y.shape
+    gap = 2.0
+    tallest = max(h, kh, out_h)
+    kernel_x0 = wd + gap
+    output_x0 = kernel_x0 + kw + gap
+    fig, ax, created, fontsize = _start_diagram(
+        ax, (-0.3, output_x0 + out_w + 0.3), (-tallest - 1.0, 0.3)
+    )
+
+    def panel_top(rows: int) -> float:
+        return -(tallest - rows) / 2
+
+    faces = _faces(h, wd, INPUT_COLOR)
+    faces[r0, c0] = WINDOW_COLOR
+    _cells(ax, 0, panel_top(h), faces, x_values, fontsize=fontsize, gid="input")
+    _outline(ax, c0, panel_top(h) - r0, 1, 1)
+    _cells(
+        ax,
+        kernel_x0,
+        panel_top(kh),
+        _faces(kh, kw, KERNEL_COLOR),
+        w_values,
+        fontsize=fontsize,
+        gid="kernel",
+    )
+    extra = np.zeros((out_h, out_w), bool)
+    if output_padding:
+        extra[out_h - output_padding :, :] = True
+        extra[:, out_w - output_padding :] = True
+    out_faces = _faces(out_h, out_w, OUTPUT_COLOR)
+    out_faces[extra] = PAD_COLOR
+    out_faces[r0 * stride : r0 * stride + kh, c0 * stride : c0 * stride + kw] = CURRENT_OUTPUT_COLOR
+    _cells(ax, output_x0, panel_top(out_h), out_faces, y, extra, fontsize, gid="output")
+    _outline(ax, output_x0 + c0 * stride, panel_top(out_h) - r0 * stride, kw, kh)
+    middle = -tallest / 2
+    ax.text(wd + gap / 2, middle, "and", ha="center", va="center", fontsize=fontsize)
+    ax.text(kernel_x0 + kw + gap / 2, middle, "→", ha="center", va="center", fontsize=fontsize * 2)
+    for x_mid, label in (
+        (wd / 2, f"input {h}x{wd}"),
+        (kernel_x0 + kw / 2, f"kernel {kh}x{kw}"),
+        (output_x0 + out_w / 2, f"output {out_h}x{out_w}"),
+    ):
+        ax.text(x_mid, -tallest - 0.5, label, ha="center", va="center", fontsize=max(fontsize, 7))
+    extra_text = f" + {output_padding}" if output_padding else ""
+    title = (
+        f"2-D transposed convolution: input {h}x{wd}, kernel {kh}x{kw}, stride {stride}"
+        f" → output {out_h}x{out_w}\n"
+        f"(n-1)·s + k{' + output_padding' if output_padding else ''} = "
+        f"({h}-1)·{stride} + {kh}{extra_text} = {out_h}\n"
+        f"outlined: input ({r0}, {c0}) adds x·w to these outputs"
+    )
+    if output_padding:
+        title += (
+            "\nhatched: the extra row and column that output_padding adds (no input reaches it)"
+        )
     return _finish_diagram(fig, ax, created, title)
