@@ -24,6 +24,7 @@ from ._common import (
     UNVISITED_COLOR,
     WINDOW_COLOR,
 )
+from .architectures import NORMALIZATIONS, draw_normalization_cubes, normalization_mask
 from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
 from .diagrams import (
     draw_conv1d,
@@ -47,11 +48,13 @@ __all__ = [
     "HIGHLIGHT_COLOR",
     "INPUT_COLOR",
     "KERNEL_COLOR",
+    "NORMALIZATIONS",
     "OUTPUT_COLOR",
     "PAD_COLOR",
     "UNVISITED_COLOR",
     "WINDOW_COLOR",
     "continuous_convolution",
+    "draw_normalization_cubes",
     "draw_conv1d",
     "draw_conv2d",
     "draw_conv_volume",
@@ -60,6 +63,7 @@ __all__ = [
     "draw_receptive_field",
     "draw_receptive_field_2d",
     "draw_transposed_conv",
+    "normalization_mask",
     "draw_transposed_conv2d",
     "plot_continuous_convolution",
     "plot_filter_bank",
