@@ -1,6 +1,6 @@
 """Small network builders the architecture lectures share, each checked by counting the built module.
 
-LeNet-5, VGG, the Inception module, ResNet (basic and bottleneck units, plain or residual),
+LeNet-5, AlexNet, VGG, SqueezeNet, the Inception module, ResNet (basic and bottleneck units, plain or residual),
 DenseNet (dense block, transition layer), Squeeze-and-Excitation, the ConvNeXt modernization
 steps, and self-attention / MLP-Mixer layers on image patches. Everything is plain ``torch.nn``;
 sizes are counted with :mod:`course_utils.measure`::
@@ -105,6 +105,66 @@ def vgg(
             channels = int(item)
     layers += [nn.Flatten(), nn.Linear(channels * size * size, 4096), nn.ReLU()]
     layers += [nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def alexnet(num_classes: int = 1000) -> nn.Sequential:
+    """AlexNet (single-tower, as in PyTorch's model zoo) on (N, 3, 224, 224) -> (N, num_classes)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, stride=4, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.AdaptiveAvgPool2d(6),
+        nn.Flatten(),
+        nn.Linear(256 * 6 * 6, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, num_classes),
+    )
+
+
+class Fire(nn.Module):
+    """SqueezeNet's fire module (N, C, H, W) -> (N, e1 + e3, H, W): 1x1 squeeze, 1x1 and 3x3 expand."""
+
+    def __init__(self, in_channels: int, squeeze: int, expand1: int, expand3: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Sequential(nn.Conv2d(in_channels, squeeze, 1), nn.ReLU())
+        self.expand1 = nn.Sequential(nn.Conv2d(squeeze, expand1, 1), nn.ReLU())
+        self.expand3 = nn.Sequential(nn.Conv2d(squeeze, expand3, 3, padding=1), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.squeeze(x)
+        return torch.cat([self.expand1(s), self.expand3(s)], dim=1)
+
+
+def squeezenet(num_classes: int = 1000) -> nn.Sequential:
+    """SqueezeNet 1.0 (Iandola et al. 2016) on (N, 3, 224, 224) -> (N, num_classes)."""
+    fires = [(96, 16, 64), (128, 16, 64), (128, 32, 128), "M", (256, 32, 128), (256, 48, 192)]
+    fires += [(384, 48, 192), (384, 64, 256), "M", (512, 64, 256)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 96, 7, stride=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+    ]
+    for item in fires:
+        if item == "M":
+            layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
+        else:
+            c_in, squeeze, expand = item
+            layers.append(Fire(c_in, squeeze, expand, expand))
+    layers += [nn.Dropout(0.5), nn.Conv2d(512, num_classes, 1), nn.ReLU()]
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*layers)
 
 

@@ -94,3 +94,10 @@ def test_attention_and_mixer_shapes():
     tokens = models.patchify(3, 8, 4)(torch.zeros(2, 3, 16, 16)).flatten(2).transpose(1, 2)
     assert tokens.shape == (2, 16, 8)
     assert models.MixerBlock(16, 8, 32, 32)(tokens).shape == (2, 16, 8)
+
+
+def test_squeezenet_has_about_50_times_fewer_parameters_than_alexnet():
+    alexnet, squeezenet = _meta(models.alexnet), _meta(models.squeezenet)
+    assert measure.parameter_count(alexnet) == 61_100_840
+    assert measure.parameter_count(squeezenet) == 1_248_424
+    assert models.squeezenet()(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
