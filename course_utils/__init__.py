@@ -18,9 +18,11 @@ __version__ = "0.1.0"
 
 SUBMODULES = (
     "arithmetic",
+    "augment",
     "checks",
     "data",
     "device",
+    "explain",
     "filters",
     "grading",
     "measure",
@@ -34,9 +36,11 @@ SUBMODULES = (
 if TYPE_CHECKING:  # pragma: no cover
     from . import (  # noqa: F401
         arithmetic,
+        augment,
         checks,
         data,
         device,
+        explain,
         filters,
         grading,
         measure,

@@ -1,6 +1,6 @@
 """Small network builders the architecture lectures share, each checked by counting the built module.
 
-LeNet-5, AlexNet, VGG, SqueezeNet, the Inception module, ResNet (basic and bottleneck units, plain or residual),
+LeNet-5, AlexNet (zoo and 2012 versions), VGG, SqueezeNet, the Inception module, ResNet (basic and bottleneck units, plain or residual),
 DenseNet (dense block, transition layer), Squeeze-and-Excitation, the ConvNeXt modernization
 steps, and self-attention / MLP-Mixer layers on image patches. Everything is plain ``torch.nn``;
 sizes are counted with :mod:`course_utils.measure`::
@@ -132,6 +132,45 @@ def alexnet(num_classes: int = 1000) -> nn.Sequential:
         nn.ReLU(),
         nn.Linear(4096, num_classes),
     )
+
+
+def alexnet_2012(
+    remove: Sequence[int] = (),
+    conv_widths: Sequence[int] = (96, 256, 384, 384, 256),
+    fc_width: int = 4096,
+    num_classes: int = 1000,
+    groups: int = 1,
+) -> nn.Sequential:
+    """Krizhevsky et al.'s AlexNet on (N, 3, 227, 227) -> (N, num_classes), layers 1-8 by number.
+
+    Convolutions 1-5 (11x11/4, 5x5, 3x3, 3x3, 3x3; widths ``conv_widths``), 3x3/2 max pools after
+    1, 2 and 5, fully connected 6 and 7 (``fc_width``) and the classifier 8. ``remove`` drops any
+    of the layers 3, 4, 6, 7 (Zeiler & Fergus's ablations; the next layer takes the inputs
+    instead). ``groups=2`` splits convolutions 2, 4 and 5 over two GPUs' halves as in the paper.
+    """
+    allowed = {3, 4, 6, 7}
+    if not set(remove) <= allowed:
+        raise ValueError(f"remove may only hold layers {sorted(allowed)}, got {sorted(remove)}")
+    if len(conv_widths) != 5:
+        raise ValueError(f"conv_widths must have 5 entries, got {conv_widths!r}")
+    specs = [(11, 4, 0, 1), (5, 1, 2, groups), (3, 1, 1, 1), (3, 1, 1, groups), (3, 1, 1, groups)]
+    layers: list[nn.Module] = []
+    channels = 3
+    for number, ((k, s, p, g), width) in enumerate(zip(specs, conv_widths, strict=True), start=1):
+        if number in remove:
+            continue
+        layers += [nn.Conv2d(channels, width, k, stride=s, padding=p, groups=g), nn.ReLU()]
+        channels = width
+        if number in (1, 2, 5):
+            layers.append(nn.MaxPool2d(3, 2))
+    layers.append(nn.Flatten())
+    features = channels * 6 * 6
+    for number in (6, 7):
+        if number not in remove:
+            layers += [nn.Linear(features, fc_width), nn.ReLU()]
+            features = fc_width
+    layers.append(nn.Linear(features, num_classes))
+    return nn.Sequential(*layers)
 
 
 class Fire(nn.Module):

@@ -101,3 +101,19 @@ def test_squeezenet_has_about_50_times_fewer_parameters_than_alexnet():
     assert measure.parameter_count(alexnet) == 61_100_840
     assert measure.parameter_count(squeezenet) == 1_248_424
     assert models.squeezenet()(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_alexnet_2012_layers_and_ablations():
+    """227x227 input -> 55x55x96 after layer 1; 62.4M parameters; Zeiler & Fergus's removals."""
+    from course_utils import measure, models
+
+    full = models.alexnet_2012()
+    assert full[0](torch.zeros(1, 3, 227, 227)).shape == (1, 96, 55, 55)
+    assert measure.parameter_count(full) == 62_378_344
+    assert measure.parameter_count(models.alexnet_2012(groups=2)) == 60_965_224
+    assert (
+        measure.parameter_count(full) - measure.parameter_count(models.alexnet_2012(remove=(7,)))
+        == 4096 * 4096 + 4096
+    )
+    with pytest.raises(ValueError, match="remove"):
+        models.alexnet_2012(remove=(5,))
