@@ -19,7 +19,7 @@ from course_utils.notebooks import read_notebook, volatile_parts
 
 NOTEBOOK = "lectures/01_convolution_from_first_principles.ipynb"
 
-# Every page of the source deck (001_2a8e51bc2a825ab8.txt), in order: 88 pages.
+# Every page of the source deck (Lecture 1's deck in /work/shared/slides), in order: 88 pages.
 DECK_PAGES = [
     "Convolutional Neural Networks",
     "Fully Connected Neural Network",
@@ -213,6 +213,22 @@ def test_pooling_examples_and_sizes():
     assert sum(p.numel() for p in torch.nn.MaxPool2d(2).parameters()) == 0
 
 
+def test_five_filters_on_32x32_give_28x28x5():
+    """p. 41: a 32x32x3 image and five 5x5x3 filters give a 28x28x5 volume."""
+    maps = reference.conv2d(np.ones((1, 3, 32, 32)), np.ones((5, 3, 5, 5)))
+    assert maps.shape == (1, 5, 28, 28)
+
+
+def test_average_pooling_spreads_the_gradient_evenly():
+    """Average pooling selects nothing: each entry of a 2x2 window gets 1/4 of the gradient."""
+    dx = reference.avg_pool2d_backward(np.ones((1, 1, 2, 2)), POOL_INPUT[None, None], kernel_size=2)
+    assert np.allclose(dx, 1 / 4)
+    dmax = reference.max_pool2d_backward(
+        np.ones((1, 1, 2, 2)), POOL_INPUT[None, None], kernel_size=2
+    )
+    assert np.array_equal(POOL_INPUT[dmax[0, 0] == 1], [6, 9, 3, 4])
+
+
 def test_receptive_fields():
     """3x3 on 5x5: 9 inputs per output; two 3x3 layers on 7x7: a 5x5 field (25 inputs)."""
     assert arithmetic.receptive_field([3]) == 3 and arithmetic.receptive_field([3, 3]) == 5
@@ -233,15 +249,22 @@ def notebook(repo_root):
     return read_notebook(repo_root / NOTEBOOK)
 
 
-def _headings(notebook):
-    """(title, slide_type) of every markdown cell that opens with a level-1 or level-2 heading."""
+PAGE = re.compile(r"\s*\(deck p\. (\d+)\)$")
+
+
+def _headings(notebook, with_pages=False):
+    """(title, slide_type) of every markdown cell that opens with a level-1 or level-2 heading.
+
+    With ``with_pages`` each entry also carries the heading's ``(deck p. N)`` number (or None).
+    """
     found = []
     for cell in notebook.cells:
         match = re.match(r"#{1,2} (.+)", cell.source) if cell.cell_type == "markdown" else None
         if match:
-            found.append(
-                (match.group(1).split(" — ")[0].strip(), cell.metadata.slideshow.slide_type)
-            )
+            page = PAGE.search(match.group(1))
+            title = PAGE.sub("", match.group(1)).split(" — ")[0].strip()
+            entry = (title, cell.metadata.slideshow.slide_type)
+            found.append((*entry, int(page.group(1)) if page else None) if with_pages else entry)
     return found
 
 
@@ -276,10 +299,86 @@ def test_slide_sections(notebook):
 
 
 def test_credits_the_deck(notebook):
-    """The first cell names the deck, its course and its references."""
+    """The first cell names the deck, its course and its references (Goodfellow, CS231n)."""
     first = notebook.cells[0].source
-    assert "Convolutional Neural Networks" in first and "001_2a8e51bc2a825ab8" in first
-    assert "introduction-to-deep-learning course" in first and "Goodfellow" in first
+    assert "Convolutional Neural Networks" in first and "Introduction to Deep Learning" in first
+    assert "Goodfellow" in first and "CS231n" in first and "redrawn" in first
+
+
+def test_no_notes_about_how_the_material_was_made(notebook):
+    """No deck file names, no 'lost in extraction', no 'cannot download' in the text."""
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    for phrase in ("001_", ".txt", "in extraction", "extracted deck", " lost", "cannot download"):
+        assert phrase not in text, f"student-facing text mentions {phrase!r}"
+
+
+def test_every_mirrored_heading_carries_its_deck_page(notebook):
+    """The i-th mirrored heading ends with (deck p. i), so the deck can be followed alongside."""
+    headings = [h for h in _headings(notebook, with_pages=True) if h[1] in SLIDE_STARTS]
+    assert [page for _, _, page in headings[: len(DECK_PAGES)]] == list(
+        range(1, len(DECK_PAGES) + 1)
+    )
+
+
+def test_references_restore_the_decks_list(notebook):
+    """The deck cites Goodfellow et al. chapter 9 and the CS231n notes."""
+    cell = next(c for c in notebook.cells if c.source.startswith("## References"))
+    assert "Goodfellow" in cell.source and "cs231n.github.io/convolutional-networks" in cell.source
+
+
+def _code_after(notebook, heading_start: str, count: int = 3) -> str:
+    start = next(i for i, c in enumerate(notebook.cells) if c.source.startswith(heading_start))
+    return "\n".join(c.source for c in notebook.cells[start + 1 : start + 1 + count])
+
+
+def test_stride_3_question_slides_do_not_draw_the_answer(notebook):
+    """pp. 54-56 ask for the output size: the figures leave the output out, the answer follows."""
+    for start in (
+        "## Convolution Layers: Stride — stride 3, position",
+        "## Convolution Layers: Stride — stride 3 does",
+    ):
+        code = _code_after(notebook, start, 2)
+        assert "show_output=False" in code
+    assert "mark_unvisited=True" in _code_after(
+        notebook, "## Convolution Layers: Stride — stride 3 does", 1
+    )
+
+
+def test_lecture_1_explorer_hides_dilation_and_widgets_say_they_need_a_kernel(notebook):
+    text = "\n".join(cell.source for cell in notebook.cells)
+    assert "show_dilation=False" in text
+    widget_cells = [
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.source.rstrip().endswith(("explorer", "playground"))
+    ]
+    assert len(widget_cells) == 2
+    for index in widget_cells:
+        assert "running notebook" in notebook.cells[index - 1].source
+
+
+def test_errata_named_by_the_review(notebook):
+    """Sharpen pixel (1 on p. 28, -1 on p. 31), Caffe/TF ceil, average pooling selects nothing."""
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "on p. 28 its" in text and "on p. 31 it is $-1$" in text
+    assert "Caffe" in text and '"SAME"' in text
+    assert "average pooling selects nothing" in text.lower()
+    assert "**Pick A1" in text
+
+
+def test_self_check_answers_are_not_on_the_question_slide(notebook):
+    """The checking cells are skipped in the slides and fold their input in pages."""
+    for index, cell in enumerate(notebook.cells):
+        if "<details><summary>Answer</summary>" in cell.source:
+            check = notebook.cells[index + 1]
+            assert check.metadata.slideshow.slide_type == "skip"
+            assert "hide-input" in check.metadata.get("tags", [])
+
+
+def test_no_opaque_idioms(notebook):
+    """No conv2d_backward(...)[0][0, 0] chains and no -(-n // s) ceilings in the code."""
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert ")[0][0, 0]" not in code and "-(-" not in code
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
