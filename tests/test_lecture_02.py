@@ -18,10 +18,43 @@ from course_utils import arithmetic, reference
 from course_utils.notebooks import read_notebook, volatile_parts
 
 NOTEBOOK = "lectures/02_convolution_arithmetic_and_implementation.ipynb"
+ANCHORS = [
+    "last-week",
+    "convolution-and-cross-correlation",
+    "padding",
+    "valid-padding",
+    "same-padding",
+    "why-padding",
+    "stride",
+    "output-length",
+    "kernel-size",
+    "tensorflow-valid",
+    "tensorflow-same",
+    "questions-padding",
+    "implementation",
+    "properties",
+    "conv2d",
+    "img2col",
+    "convolution-as-matrix",
+    "multiple-kernels",
+    "multiple-channels",
+    "other-convolutions",
+    "depthwise-separable",
+    "transposed-convolution",
+    "output-padding",
+    "dilated-convolution",
+    "conv3d",
+    "pooling",
+    "references",
+    "errata",
+    "self-check",
+]
 
-# Every page of the source deck (002_daac7e56bf7f5832.txt), in order: 53 pages. A page's title
-# must start a "slide" or "subslide" heading of the notebook, in this order (the five build-up
-# pages of the 2D example and the second dilated-convolution figure are subslides).
+# Every page of the source deck (Lecture 2's deck in /work/shared/slides), in order: 53 pages. A
+# page's title must start a "slide" or "subslide" heading of the notebook, in this order (the five
+# build-up pages of the 2D example and the second dilated-convolution figure are subslides), and
+# that heading ends with "(deck p. N)". Pages 2-3 ("Questions", "Administrative") have nothing to
+# teach: they are a one-line note on the Roadmap slide, not slides of their own.
 DECK_PAGES = [
     "Lecture 2",  # title page: "Convolutional Neural Networks", CS5242
     "Questions",
@@ -73,7 +106,9 @@ DECK_PAGES = [
     "Average Pooling",
     "References and additional readings",
 ]
+NOTE_PAGES = {"Questions", "Administrative"}
 SLIDE_STARTS = ("slide", "subslide")
+PAGE = re.compile(r"\s*\(deck p\. (\d+)\)$")
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 SETUP_LINES = ["import numpy as np", "import course_utils as cu", "device = cu.setup(seed=0)"]
 
@@ -95,7 +130,7 @@ def _conv2d(image, kernel, **kwargs):
 
 
 def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+    return math.ceil(a / b)
 
 
 # ------------------------------------------------------------------ the deck's numbers
@@ -288,6 +323,87 @@ def test_depthwise_separable_convolution():
     assert math.isclose(separable / normal, 1 / f + 1 / 9)
 
 
+def test_mnist_table_the_cnn_is_not_best_and_the_first_mlp_is_not_the_deepest():
+    first = [784, 2500, 2000, 1500, 1000, 500, 10]
+    deeper = [784, *[1000] * 8, 10]  # "1000x8", also in the table
+    assert len(deeper) > len(first)
+    assert sum(a * b + b for a, b in itertools.pairwise(first)) == 11_972_510
+    assert 0.35 > 0.31  # the CNN row against the MLP committee
+
+
+def test_solving_for_the_kernel_size():
+    """o = l + p - k + 1 gives k = 3 for l = 6, o = 4; l = 224, p = 3, s = 2, o = 112: k in {4, 5}."""
+    assert arithmetic.conv_output_size(6, 6 - 4 + 1) == 4
+    fitting = [k for k in range(1, 20) if (224 + 3 - k) // 2 + 1 == 112]
+    assert fitting == [4, 5] and 224 + 3 - 2 * 111 == 5
+
+
+def test_speed_demo_implementations_agree():
+    signal = RNG.normal(size=200)
+    loop = np.array([sum(W[i] * signal[t + i] for i in range(3)) for t in range(198)])
+    im2col = W @ np.lib.stride_tricks.sliding_window_view(signal, 3).T
+    torch_out = torch.nn.functional.conv1d(
+        torch.tensor(signal)[None, None], torch.tensor(W)[None, None]
+    )
+    assert np.allclose(loop, im2col) and np.allclose(im2col, torch_out[0, 0].numpy())
+
+
+def test_2d_formula_with_stride_and_padding():
+    padded = np.pad(IMAGE, 1)
+    y = _conv2d(IMAGE, EDGE, stride=2, padding=1)
+    by_formula = [
+        [
+            sum(padded[2 * i + a, 2 * j + b] * EDGE[a, b] for a in range(2) for b in range(2))
+            for j in range(3)
+        ]
+        for i in range(3)
+    ]
+    assert np.array_equal(by_formula, y)
+
+
+def test_transposed_2x2_to_4x4_and_output_padding():
+    """2x2 -> 4x4 with a 3x3 kernel; stride 2 gives 5x5, output_padding=1 gives 6x6 (a zero row)."""
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])[None, None]
+    ones = np.ones((1, 1, 3, 3))
+    up = reference.conv_transpose2d(x, ones)
+    assert up.shape == (1, 1, 4, 4)
+    assert np.array_equal(up[0, 0], [[1, 3, 3, 2], [4, 10, 10, 6], [4, 10, 10, 6], [3, 7, 7, 4]])
+    t = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x), torch.tensor(ones), stride=2, output_padding=1
+    )
+    ours = reference.conv_transpose2d(x, ones, stride=2, output_padding=1)
+    assert t.shape[-2:] == (6, 6) and np.allclose(ours, t.numpy()) and not ours[0, 0, 5].any()
+    assert (
+        arithmetic.conv_output_size(5, 3, stride=2)
+        == arithmetic.conv_output_size(6, 3, stride=2)
+        == 2
+    )
+    for n in (2, 7, 16):
+        assert (
+            arithmetic.conv_transpose_output_size(n, 3, stride=2, padding=1, output_padding=1)
+            == 2 * n
+        )
+
+
+def test_transposed_kernel_is_not_the_transposed_convolution():
+    """The deck's Y = W^T * X: transposing the kernel gives another result than C^T."""
+    kernel = RNG.normal(size=(3, 3))
+    small = RNG.normal(size=(1, 1, 2, 2))
+    assert not np.allclose(
+        reference.conv_transpose2d(small, kernel.T[None, None]),
+        reference.conv_transpose2d(small, kernel[None, None]),
+    )
+
+
+def test_self_check_1_drops_the_last_input_value():
+    x = np.arange(1.0, 11.0)[None, None]
+    out = reference.conv1d(x, np.ones((1, 1, 4)), stride=3, padding=1)
+    dx, _, _ = reference.conv1d_backward(
+        np.ones_like(out), x, np.ones((1, 1, 4)), stride=3, padding=1
+    )
+    assert out.shape[-1] == 3 and dx[0, 0, 9] == 0 and dx[0, 0, :9].all()
+
+
 def test_transposed_convolution_is_the_transposed_matrix():
     """conv_transpose2d(y) = C^T y for the 4x4 -> 2x2 conv matrix C; sizes 2 -> 4 (s=1), 2 -> 5 (s=2)."""
     kernel = RNG.normal(size=(3, 3))
@@ -373,13 +489,80 @@ def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
 
 def test_every_deck_page_has_a_section_in_order(notebook):
     headings = _headings(notebook)
-    assert len(headings) >= len(DECK_PAGES)
     position = 0
-    for page in DECK_PAGES:
+    for page in [p for p in DECK_PAGES if p not in NOTE_PAGES]:
         while position < len(headings) and not headings[position].lower().startswith(page.lower()):
             position += 1
         assert position < len(headings), f"no section for the deck page {page!r} (in deck order)"
         position += 1
+
+
+def test_headings_carry_their_deck_pages(notebook):
+    """Each page's first heading ends with (deck p. N) and starts with that page's title."""
+    first_heading = {}
+    order = []
+    for heading in _headings(notebook):
+        match = PAGE.search(heading)
+        if match:
+            page = int(match.group(1))
+            order.append(page)
+            first_heading.setdefault(page, PAGE.sub("", heading))
+    assert order == sorted(order), "deck pages out of order"
+    expected = [n for n, title in enumerate(DECK_PAGES, 1) if title not in NOTE_PAGES]
+    assert sorted(first_heading) == expected
+    for page, heading in first_heading.items():
+        assert heading.lower().startswith(DECK_PAGES[page - 1].lower()), (page, heading)
+
+
+def test_deck_noise_is_a_note_not_a_slide(notebook):
+    headings = [PAGE.sub("", h) for h in _headings(notebook)]
+    assert not any(h.startswith(("Questions", "Administrative")) for h in headings)
+    roadmap = next(c.source for c in notebook.cells if c.source.startswith("## Roadmap"))
+    assert "pp. 2–3" in roadmap
+
+
+def test_no_notes_about_how_the_material_was_made(notebook):
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    for phrase in ("002_", ".txt", "in extraction", "extracted", " lost ", "cannot download"):
+        assert phrase not in text, f"student-facing text mentions {phrase!r}"
+
+
+def test_section_anchors_for_the_assignments(notebook):
+    """Assignments link to lectures/02_...ipynb#anchor: these anchors must stay."""
+    text = "\n".join(cell.source for cell in notebook.cells)
+    for anchor in ANCHORS:
+        assert f'<a id="{anchor}"></a>' in text, anchor
+
+
+def test_review_fixes_are_in_place(notebook):
+    """Issue 11: the table's spread, the CNN row, kernel size, speed, transposed conv, notes."""
+    text = "\n".join(cell.source for cell in notebook.cells)
+    assert "deepest MLP" not in text and "± std" in text
+    assert "is **not** better" in text
+    assert "kernel size" in text.lower() and "fitting == [4, 5]" in text
+    assert "timings" in text and "perf_counter" in text
+    assert "draw_transposed_conv2d" in text and "output_padding=1" in text
+    assert "not the kernel $W$" in text
+    assert "\\Rightarrow" in text and "-(-" not in text
+    assert "**last\ninput value**" in text or "**last input value**" in text
+    errata, notes = text.split("**Notes**")[0].split("**Errata**")[-1], text.split("**Notes**")[-1]
+    assert "location invariant" in notes.lower() and "location invariant" not in errata.lower()
+
+
+def test_self_check_checks_are_hidden_from_the_question_slides(notebook):
+    cells = notebook.cells
+    for index, cell in enumerate(cells):
+        if "<details><summary>Answer</summary>" in cell.source:
+            assert cell.metadata.slideshow.slide_type in SLIDE_STARTS, "one question per sub-slide"
+            check = cells[index + 1]
+            assert check.metadata.slideshow.slide_type == "skip"
+            assert "hide-input" in check.metadata.get("tags", [])
+
+
+def test_widgets_say_they_need_a_kernel(notebook):
+    cells = notebook.cells
+    index = next(i for i, c in enumerate(cells) if c.source.rstrip().endswith("explorer"))
+    assert "running notebook" in cells[index - 1].source
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
