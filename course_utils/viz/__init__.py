@@ -37,6 +37,7 @@ from .diagrams import (
     draw_transposed_conv2d,
 )
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
+from .training import plot_curves, plot_per_layer
 from .volumes import draw_conv_volume
 
 __all__ = [
@@ -66,7 +67,9 @@ __all__ = [
     "normalization_mask",
     "draw_transposed_conv2d",
     "plot_continuous_convolution",
+    "plot_curves",
     "plot_filter_bank",
+    "plot_per_layer",
     "show_feature_maps",
     "show_grid",
     "show_image",
