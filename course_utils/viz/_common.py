@@ -36,8 +36,8 @@ EDGE_COLOR = "#555555"
 DIVERGING_CMAP = "RdBu_r"
 
 CELL_INCHES = 0.45  # side of one diagram cell when the figure is not too wide
-MAX_FIGURE_WIDTH = 13.0
-MAX_FIGURE_HEIGHT = 9.0
+MAX_FIGURE_WIDTH = 10.0  # a 1280x720 slide holds about 10 x 4.5 inches
+MAX_FIGURE_HEIGHT = 4.0
 MIN_FIGURE_WIDTH = 5.5  # room for a two-line title
 MAX_GRID_WITH_VALUES = 12  # larger grids are drawn without numbers
 MAX_KERNEL_WITH_VALUES = 5  # show_kernels writes values into kernels up to 5x5
