@@ -1,6 +1,8 @@
 """nbgrader configuration of the CNN course (read by every nbgrader command run from this folder).
 
 Environment variables, so one file serves a laptop, a JupyterHub and CI:
+  COURSE_ID            the course's id in nbgrader's exchange (default cnn-course)
+  COURSE_EXCHANGE      the exchange folder (default: exchange/ next to this file)
   COURSE_DB_URL        gradebook URL (default: SQLite file gradebook.db next to this file);
                        e.g. postgresql://user:password@host/cnn_course for several graders at once
   COURSE_CELL_TIMEOUT  seconds one cell may run during autograding (default 60)
@@ -14,7 +16,14 @@ import os
 
 c = get_config()  # noqa: F821 (injected by nbgrader)
 
-c.CourseDirectory.course_id = "cnn-course"
+c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "cnn-course")
+
+# nbgrader's exchange (students: Assignment List's fetch and submit; instructor: release and
+# `course collect`). Course-local by default; on a JupyterHub point COURSE_EXCHANGE (and the
+# students' Exchange.root) at a folder everyone can reach, e.g. /srv/nbgrader/exchange.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "exchange"
+)
 # Instructor versions live in solutions/, student versions in assignments/ (committed).
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
@@ -44,10 +53,12 @@ c.IgnorePattern.pattern = r"\w*Warning:"
 # A student who deletes a graded cell gets it back (and its tests run) instead of losing the points.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows the tests a student could see, never the hidden ones.
+# Feedback shows the tests a student could see and each failed test's message, never the
+# hidden tests, their seeds, the grader's paths or the checkers' code (course_utils.feedback).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "course_utils.feedback.StudentFacingOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

@@ -19,7 +19,11 @@ Typical term:
   course release                    write the student notebooks into assignments/
   course autograde assignment1 ~/Downloads/assignment1-submissions
                                     grade a folder of submissions (a sub-folder or a
-                                    zip per student), write grades/assignment1.csv
+                                    zip per student, or one class zip), write
+                                    grades/assignment1.csv
+  course release assignment1 --exchange --due "2026-12-01 23:59 UTC"
+  course collect assignment1        the same through nbgrader's exchange (JupyterHub);
+  course autograde assignment1      then grade what was collected
   course feedback assignment1       HTML feedback per student, hidden tests removed
   course export                     every grade in the gradebook to grades/grades.csv
   course env                        versions and the device torch will use
@@ -33,7 +37,25 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    pipeline.release(_root(args), args.assignments)
+    root = _root(args)
+    names = pipeline.resolve_assignments(root, args.assignments)
+    if (args.due or args.exchange) and len(names) != 1:
+        raise pipeline.CourseError("--due and --exchange take exactly one assignment")
+    pipeline.release(root, names)
+    if args.due:
+        pipeline.set_due_date(root, names[0], args.due)
+        print(f"{names[0]} is due {args.due}; later submissions are marked late")
+    if args.exchange:
+        pipeline.release_to_exchange(root, names[0])
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    root = _root(args)
+    ready, failures = pipeline.collect_exchange(root, args.assignment)
+    for failure in failures:
+        print(f"  {failure.student}: UNUSABLE: {failure.reason} (log: {failure.log})")
+    print(f"next: course autograde {args.assignment}   (grades the {len(ready)} collected)")
     return 0
 
 
@@ -55,9 +77,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
     root = _root(args)
-    students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
+    if args.submissions:
+        students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
+    else:  # what `course collect` (or an earlier run) put in submitted/
+        students, failures = None, []
     for failure in failures:
-        print(f"  {failure.student}: FAILED: {failure.reason}")
+        print(f"  {failure.student}: UNUSABLE: {failure.reason}")
     from .sandbox import Limits
 
     limits = Limits.from_env(
@@ -86,15 +111,19 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
     csv_path = pipeline.export_grades(
         root,
         args.csv or root / "grades" / f"{args.assignment}.csv",
-        [r for r in results if r.assignment == args.assignment],
+        results,
+        assignments=[args.assignment],
     )
     failed = [r for r in results if not r.ok]
+    partly = [r for r in results if r.ok and r.reason.startswith("partly graded")]
     print(
-        f"\ngraded {len(results) - len(failed)} of {len(results)} submission(s); grades in {csv_path}"
+        f"\n{len(results)} submission(s) of {args.assignment}: {len(results) - len(failed)} graded"
+        f" ({len(partly)} of them partly), {len(failed)} not graded; grades in {csv_path}"
     )
     for result in failed:
         print(
-            f"  {result.student}: {result.reason}" + (f" (log: {result.log})" if result.log else "")
+            f"  {result.student}: NOT GRADED: {result.reason}"
+            + (f" (log: {result.log})" if result.log else "")
         )
     flagged = [r for r in results if r.flags]
     if flagged:
@@ -124,7 +153,10 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     files = pipeline.generate_feedback(_root(args), args.assignment, args.student)
     for path in files:
         print(path)
-    print(f"{len(files)} feedback file(s); hidden tests are not shown in them")
+    print(
+        f"{len(files)} feedback file(s): visible tests and each failed test's message; "
+        "no hidden tests, seeds or grader paths"
+    )
     return 0
 
 
@@ -166,7 +198,21 @@ def make_parser() -> argparse.ArgumentParser:
         "release", help="generate student notebooks (assignments/) from solutions/"
     )
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    p.add_argument(
+        "--due", help='due date, e.g. "2026-12-01 23:59 UTC" (late submissions are marked)'
+    )
+    p.add_argument(
+        "--exchange",
+        action="store_true",
+        help="also put it in nbgrader's exchange, for students to fetch (JupyterHub)",
+    )
     p.set_defaults(func=_cmd_release)
+
+    p = commands.add_parser(
+        "collect", help="collect submissions from nbgrader's exchange into submitted/"
+    )
+    p.add_argument("assignment", help="assignment name, e.g. assignment1")
+    p.set_defaults(func=_cmd_collect)
 
     p = commands.add_parser(
         "check", help="solutions must score full marks and releases zero (exit 1 if not)"
@@ -183,8 +229,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", help="assignment name, e.g. assignment1")
     p.add_argument(
         "submissions",
-        help="folder with one sub-folder or one .zip per student "
-        "(or a single .zip holding a folder per student)",
+        nargs="?",
+        help="folder with one sub-folder or one .zip per student, or one .zip holding a folder "
+        "per student (default: what `course collect` put in submitted/)",
     )
     p.add_argument(
         "--jobs",
@@ -229,7 +276,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback", action="store_true", help="also generate feedback")
     p.set_defaults(func=_cmd_autograde)
 
-    p = commands.add_parser("export", help="write every grade in the gradebook to a CSV file")
+    p = commands.add_parser(
+        "export", help="every submitted student's grade, status and reason to a CSV file"
+    )
     p.add_argument("--to", help="CSV path (default grades/grades.csv)")
     p.set_defaults(func=_cmd_export)
 

@@ -8,6 +8,7 @@ recorded. Scores are read back through nbgrader's gradebook API.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from .normalize import normalize_submission
 from .sandbox import (
+    INCIDENT_MARKER,
     SANDBOX_ENV_VAR,
     Limits,
     SandboxUnavailable,
@@ -57,7 +59,7 @@ class GradeResult:
 
     student: str
     assignment: str
-    status: str  # "graded" or "failed"
+    status: str  # "graded", "failed" (nothing could be graded) or "collected" (not graded yet)
     score: float = 0.0
     max_score: float = 0.0
     reason: str = ""
@@ -171,6 +173,77 @@ def release(
     return written
 
 
+def set_due_date(root: Path, assignment: str, due: str) -> None:
+    """Record ``assignment``'s due date in the gradebook (e.g. "2026-12-01 23:59 UTC"); late
+    submissions are then marked in the grades."""
+    resolve_assignments(root, [assignment])
+    done = run_nbgrader(root, ["db", "assignment", "add", assignment, f"--duedate={due}"])
+    if done.returncode != 0:
+        raise CourseError(
+            f"setting the due date of {assignment} failed:\n{_tail(done.stdout + done.stderr)}"
+        )
+
+
+def release_to_exchange(root: Path, assignment: str, progress: Progress = print) -> None:
+    """Put the released ``assignment`` in nbgrader's exchange, where students fetch it."""
+    resolve_assignments(root, [assignment])
+    if not (root / RELEASE_DIR / assignment).is_dir():
+        raise CourseError(
+            f"{RELEASE_DIR}/{assignment} is missing: run `course release {assignment}`"
+        )
+    done = run_nbgrader(root, ["release_assignment", assignment, "--force"])
+    if done.returncode != 0:
+        raise CourseError(
+            f"releasing {assignment} to the exchange failed:\n{_tail(done.stdout + done.stderr)}"
+        )
+    progress(f"{assignment} is in the exchange: students can fetch it (Assignment List)")
+
+
+def collect_exchange(
+    root: Path, assignment: str, progress: Progress = print
+) -> tuple[list[str], list[GradeResult]]:
+    """Collect the latest submission of each student from nbgrader's exchange into submitted/.
+
+    Like :func:`collect_submissions`: each notebook is validated and normalized, each student gets
+    a record, each unusable submission a log; the submission time is kept, so a late one is marked.
+    """
+    resolve_assignments(root, [assignment])
+    expected = notebook_names(root, assignment)
+    with tempfile.TemporaryDirectory(prefix="course-collect-") as scratch:
+        done = run_nbgrader(
+            root,
+            ["collect", assignment, f"--CourseDirectory.submitted_directory={scratch}", "--update"],
+        )
+        if done.returncode != 0:
+            raise CourseError(
+                f"collecting {assignment} failed:\n{_tail(done.stdout + done.stderr)}"
+            )
+        ready, failures = [], []
+        folders = sorted(p for p in Path(scratch).glob(f"*/{assignment}") if p.is_dir())
+        for folder in folders:
+            student = sanitize_student_id(folder.parent.name)
+            found = {
+                name: (folder / name).read_bytes() for name in expected if (folder / name).is_file()
+            }
+            if not found:
+                problem = f"no notebook named {', '.join(expected)} in the submission"
+                failures.append(_unusable(root, assignment, student, problem, problem))
+                continue
+            failure = prepare_submission(root, assignment, student, found, progress)
+            if failure:
+                failures.append(failure)
+                continue
+            stamp = folder / "timestamp.txt"
+            if stamp.is_file():
+                shutil.copy(stamp, root / SUBMITTED_DIR / student / assignment / stamp.name)
+            ready.append(student)
+    progress(
+        f"collected {len(folders)} submission(s) of {assignment} from the exchange: "
+        f"{len(ready)} ready to grade, {len(failures)} unusable"
+    )
+    return ready, failures
+
+
 def _normalise_release(path: Path) -> None:
     """Rewrite a released notebook with stable formatting so regenerating it gives the same bytes."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -191,26 +264,47 @@ def sanitize_student_id(name: str) -> str:
     return cleaned
 
 
-def _submission_sources(folder: Path) -> dict[str, Path | zipfile.Path]:
-    """Map student id -> folder (or folder inside a zip) for a folder of submissions."""
+def _open_zip(source: Path | zipfile.Path) -> zipfile.Path:
+    """Open a zip file on disk, or a zip stored inside another zip, as a browsable folder."""
+    if isinstance(source, Path):
+        return zipfile.Path(zipfile.ZipFile(source))
+    return zipfile.Path(zipfile.ZipFile(io.BytesIO(source.read_bytes())))
+
+
+def _entries(folder: Path | zipfile.Path) -> list[Path | zipfile.Path]:
+    return sorted(
+        (e for e in folder.iterdir() if not e.name.startswith((".", "__MACOSX"))),
+        key=lambda e: e.name,
+    )
+
+
+def _class_folder(archive: zipfile.Path) -> Path | zipfile.Path:
+    """The folder of a class archive that holds one entry per student (skips one wrapping folder)."""
+    entries = _entries(archive)
+    while len(entries) == 1 and entries[0].is_dir():
+        inner = _entries(entries[0])
+        if not inner or not all(e.is_dir() or e.name.endswith(".zip") for e in inner):
+            break
+        archive, entries = entries[0], inner
+    return archive
+
+
+def _submission_sources(folder: Path | zipfile.Path) -> dict[str, Path | zipfile.Path]:
+    """Map student id -> folder (or folder inside a zip) for a folder or a class zip of submissions."""
     sources: dict[str, Path | zipfile.Path] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
+    entries = _entries(folder)
+    zips = [e for e in entries if e.name.endswith(".zip") and not e.is_dir()]
+    for entry in entries:
         if entry.is_dir():
             sources[sanitize_student_id(entry.name)] = entry
-        elif entry.suffix == ".zip":
-            archive = zipfile.Path(zipfile.ZipFile(entry))
-            tops = [p for p in archive.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            if (
-                len(tops) > 1
-                and all(p.is_dir() for p in tops)
-                and len(list(folder.glob("*.zip"))) == 1
-            ):
-                for top in tops:  # one archive for the whole class: a folder per student
-                    sources[sanitize_student_id(top.name)] = top
+        elif entry.name.endswith(".zip"):
+            archive = _open_zip(entry)
+            tops = _entries(archive)
+            if len(tops) > 1 and all(p.is_dir() for p in tops) and len(zips) == 1:
+                # one archive for the whole class: a folder per student
+                sources.update(_submission_sources(archive))
             else:
-                sources[sanitize_student_id(entry.stem)] = archive
+                sources[sanitize_student_id(Path(entry.name).stem)] = archive
     return sources
 
 
@@ -231,19 +325,30 @@ def _walk_notebooks(source: Path | zipfile.Path) -> list[Path | zipfile.Path]:
 def collect_submissions(
     root: Path, assignment: str, folder: str | Path, progress: Progress = print
 ) -> tuple[list[str], list[GradeResult]]:
-    """Copy a folder of submissions into submitted/<student>/<assignment>/.
+    """Copy a folder (or a class zip) of submissions into submitted/<student>/<assignment>/.
 
     ``folder`` holds one sub-folder per student or one zip per student (as a learning-management
-    system exports them), or a single zip with a folder per student. A submitted notebook whose
-    name differs from the assignment's (``conv1d (2).ipynb``) is matched when there is only one.
-    Returns the students ready to grade and a failure for each unusable submission.
+    system exports them), or it is a single zip with a folder (or a zip) per student. A submitted
+    notebook whose name differs from the assignment's (``conv1d (2).ipynb``) is matched when there
+    is only one. Returns the students ready to grade and a failure for each unusable submission;
+    every student gets a record (see :func:`save_record`) and every failure a log.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CourseError(f"submissions folder {folder} does not exist")
+    if folder.is_file() and zipfile.is_zipfile(folder):
+        try:
+            container: Path | zipfile.Path = _class_folder(_open_zip(folder))
+        except zipfile.BadZipFile as exc:
+            raise CourseError(f"{folder} is not a readable zip file: {exc}") from None
+    elif folder.is_dir():
+        container = folder
+    elif folder.exists():
+        raise CourseError(f"{folder} is neither a folder nor a zip file of submissions")
+    else:
+        raise CourseError(f"submissions folder or zip {folder} does not exist")
     expected = notebook_names(root, assignment)
     ready, failures = [], []
-    for student, source in _submission_sources(folder).items():
+    sources = _submission_sources(container)
+    for student, source in sources.items():
         notebooks = _walk_notebooks(source)
         chosen: dict[str, Path | zipfile.Path] = {}
         for name in expected:
@@ -253,48 +358,126 @@ def collect_submissions(
             elif len(expected) == 1 and len(notebooks) == 1:
                 chosen[name] = notebooks[0]
         if not chosen:
-            failures.append(
-                GradeResult(
-                    student,
-                    assignment,
-                    "failed",
-                    reason=f"no notebook named {', '.join(expected)} in the submission",
-                )
-            )
+            found = ", ".join(nb.name for nb in notebooks) or "no notebook at all"
+            problem = f"no notebook named {', '.join(expected)} in the submission (found: {found})"
+            failures.append(_unusable(root, assignment, student, problem, problem))
             continue
-        target = root / SUBMITTED_DIR / student / assignment
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        problem = ""
-        for name, notebook in chosen.items():
-            raw = notebook.read_bytes()
-            try:
-                data = json.loads(raw.decode("utf-8"))
-                import nbformat
-
-                nbformat.validate(nbformat.from_dict(data))
-            except Exception as exc:
-                problem = f"{notebook.name} is not a valid notebook ({type(exc).__name__}: {str(exc)[:200]})"
-                break
-            source = json.loads((root / SOURCE_DIR / assignment / name).read_text(encoding="utf-8"))
-            data, changes = normalize_submission(data, source)
-            if changes:
-                progress(f"  {student}: {name}: " + "; ".join(changes))
-            (target / name).write_text(json.dumps(data, indent=1, ensure_ascii=False), "utf-8")
+        texts = {name: notebook.read_bytes() for name, notebook in chosen.items()}
+        problem = prepare_submission(root, assignment, student, texts, progress)
         if problem:
-            shutil.rmtree(target)
-            failures.append(GradeResult(student, assignment, "failed", reason=problem))
+            failures.append(problem)
             continue
         ready.append(student)
-    progress(f"collected {len(ready)} submission(s) of {assignment}; {len(failures)} unusable")
+    progress(
+        f"found {len(sources)} submission(s) of {assignment}: {len(ready)} ready to grade, "
+        f"{len(failures)} unusable"
+        + (f" ({', '.join(f.student for f in failures)})" if failures else "")
+    )
     return ready, failures
 
 
-def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float, bool]:
-    """Return (autograded score, autogradable maximum, points still to grade by hand) from the gradebook.
+def prepare_submission(
+    root: Path,
+    assignment: str,
+    student: str,
+    notebooks: dict[str, bytes],
+    progress: Progress = print,
+) -> GradeResult | None:
+    """Validate and normalize one student's notebooks into submitted/; return a failure, or None.
 
-    Manually graded answers count towards neither number until an instructor grades them.
+    ``notebooks`` maps the assignment's notebook names to the submitted files' bytes. A file that
+    is not a valid notebook makes the whole submission unusable (with a log saying why); copied,
+    renamed or deleted cells are repaired against the source notebook (``normalize``).
+    """
+    target = root / SUBMITTED_DIR / student / assignment
+    prepared: dict[str, dict] = {}
+    for name, raw in notebooks.items():
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            import nbformat
+
+            nbformat.validate(nbformat.from_dict(data))
+        except Exception as exc:
+            kind = "is not valid JSON" if isinstance(exc, ValueError) else "is not a valid notebook"
+            if isinstance(exc, UnicodeDecodeError):
+                kind = "is not a text file"
+            detail = f"{type(exc).__name__}: {exc}"
+            return _unusable(
+                root,
+                assignment,
+                student,
+                f"{name} {kind} ({detail[:160]}); the student must resubmit it",
+                f"{name} ({len(raw)} bytes) could not be read as a notebook:\n{detail}\n\n"
+                f"first 500 bytes:\n{raw[:500]!r}\n",
+            )
+        source = json.loads((root / SOURCE_DIR / assignment / name).read_text(encoding="utf-8"))
+        data, changes = normalize_submission(data, source)
+        if changes:
+            progress(f"  {student}: {name}: " + "; ".join(changes))
+        prepared[name] = data
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name, data in prepared.items():
+        (target / name).write_text(json.dumps(data, indent=1, ensure_ascii=False), "utf-8")
+    save_record(
+        root,
+        GradeResult(student, assignment, "collected", reason="collected; not autograded yet"),
+    )
+    return None
+
+
+def _unusable(root: Path, assignment: str, student: str, reason: str, details: str) -> GradeResult:
+    """Record an unusable submission: a failure with a log holding the details."""
+    log = root / LOG_DIR / f"collect-{assignment}-{student}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"{student}: submission of {assignment} not usable\n{details}\n", "utf-8")
+    result = GradeResult(student, assignment, "failed", reason=reason, log=str(log))
+    stale = root / SUBMITTED_DIR / student / assignment
+    if stale.exists():  # an earlier, usable submission must not be graded in its place
+        shutil.rmtree(stale)
+    save_record(root, result)
+    return result
+
+
+def record_path(root: Path, assignment: str, student: str) -> Path:
+    """Where the outcome of a student's latest collection or grading is kept (JSON)."""
+    return root / LOG_DIR / f"result-{assignment}-{student}.json"
+
+
+def save_record(root: Path, result: GradeResult) -> Path:
+    """Keep ``result`` as the student's latest outcome, so every export can report it."""
+    from dataclasses import asdict
+
+    path = record_path(root, result.assignment, result.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(result), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_records(root: Path) -> dict[tuple[str, str], GradeResult]:
+    """Return every kept outcome, by (student, assignment); unreadable records are skipped."""
+    records = {}
+    for path in sorted((root / LOG_DIR).glob("result-*.json")):
+        try:
+            result = GradeResult(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        records[(result.student, result.assignment)] = result
+    return records
+
+
+def _is_autograded_test(grade) -> bool:
+    """Whether a gradebook grade is an autograded test cell (not a written or coded answer)."""
+    solutions = {cell.name for cell in grade.notebook.notebook.solution_cells}
+    return grade.cell_type == "code" and grade.name not in solutions
+
+
+def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float, float]:
+    """Return (autograded score, autograded maximum, answer points still to grade by hand).
+
+    Only test cells count in the first two numbers, so a solution and an untouched release report
+    the same maximum; answers graded by a person are added when the grades are exported.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -303,16 +486,71 @@ def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry as exc:
             raise CourseError(f"{student} has no graded submission of {assignment}") from exc
-        score = maximum = 0.0
-        manual = 0.0
+        score = maximum = manual = 0.0
         for notebook in submission.notebooks:
             for grade in notebook.grades:
-                if grade.needs_manual_grade:
+                if _is_autograded_test(grade):
+                    maximum += grade.max_score
+                    score += grade.score
+                elif grade.needs_manual_grade:
                     manual += grade.max_score
-                    continue
-                maximum += grade.max_score
-                score += grade.score
         return score, maximum, manual
+
+
+def _graded_answers(root: Path, assignment: str, student: str) -> dict[tuple[str, str], str]:
+    """Answers a person has graded: (notebook, grade_id) -> the graded answer's source."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    graded: dict[tuple[str, str], str] = {}
+    with Gradebook(gradebook_url(root)) as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return graded
+        for notebook in submission.notebooks:
+            path = root / AUTOGRADED_DIR / student / assignment / f"{notebook.name}.ipynb"
+            sources = _cell_sources(path)
+            for grade in notebook.grades:
+                kept = grade.manual_score is not None and not grade.needs_manual_grade
+                if kept and not _is_autograded_test(grade) and grade.name in sources:
+                    graded[(notebook.name, grade.name)] = sources[grade.name]
+    return graded
+
+
+def _cell_sources(path: Path) -> dict[str, str]:
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return {}
+    sources = {}
+    for cell in cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        source = cell.get("source", "")
+        if grade_id:
+            sources[grade_id] = "".join(source) if isinstance(source, list) else source
+    return sources
+
+
+def _keep_manual_grades(
+    root: Path, assignment: str, student: str, graded: dict[tuple[str, str], str]
+) -> int:
+    """After a re-grade, keep a person's grade of every answer that did not change; return how many."""
+    if not graded:
+        return 0
+    from nbgrader.api import Gradebook
+
+    kept = 0
+    with Gradebook(gradebook_url(root)) as gradebook:
+        for notebook_name in {name for name, _ in graded}:
+            path = root / AUTOGRADED_DIR / student / assignment / f"{notebook_name}.ipynb"
+            sources = _cell_sources(path)
+            for (name, grade_id), source in graded.items():
+                if name == notebook_name and sources.get(grade_id) == source:
+                    grade = gradebook.find_grade(grade_id, name, assignment, student)
+                    grade.needs_manual_grade = False
+                    kept += 1
+        gradebook.db.commit()
+    return kept
 
 
 def gradebook_url(root: Path) -> str:
@@ -346,6 +584,7 @@ def _grade_one(
     args = ["autograde", assignment, "--student", student, "--force"]
     if cell_timeout is not None:
         args.append(f"--Execute.timeout={int(cell_timeout)}")
+    graded_by_hand = _graded_answers(root, assignment, student)
     start = time.perf_counter()
     result = GradeResult(student, assignment, "failed", log=str(log_path))
     try:
@@ -364,21 +603,72 @@ def _grade_one(
     elif returncode != 0 or not graded:
         result.reason = _failure_reason(output)
     else:
-        result.status = "graded"
-        if setup.verify:
-            problem = _verify(root, assignment, student, setup, cell_timeout, result)
-            if problem:
-                result.flags.append(problem)
-        result.score, result.max_score, manual = read_scores(root, assignment, student)
-        if manual:
-            result.reason = f"+{manual:g} points of written answers to grade by hand"
-        timed_out = output.count("Timeout waiting for execute reply") + output.count(
-            "CellTimeoutError"
-        )
-        if timed_out:
-            notes = ["a cell ran past the time limit and was interrupted", result.reason]
-            result.reason = "; ".join(note for note in notes if note)
+        finish_graded(root, result, output, setup, cell_timeout, graded_by_hand)
     return result
+
+
+def finish_graded(
+    root: Path,
+    result: GradeResult,
+    output: str,
+    setup: GradingSetup,
+    cell_timeout: int | None,
+    graded_by_hand: dict[tuple[str, str], str],
+) -> None:
+    """Complete the result of a notebook nbgrader graded: verify, scores, notes, flags."""
+    assignment, student = result.assignment, result.student
+    result.status = "graded"
+    if setup.verify:
+        problem = _verify(root, assignment, student, setup, cell_timeout, result)
+        if problem:
+            result.flags.append(problem)
+    kept = _keep_manual_grades(root, assignment, student, graded_by_hand)
+    result.score, result.max_score, manual = read_scores(root, assignment, student)
+    notes = [describe_incident(incident) for incident in incidents(output)]
+    result.flags += [f"{note}: check by hand" for note in notes]
+    interrupted = output.count("Timeout waiting for execute reply") - sum(
+        1 for i in incidents(output) if i.get("kind") == "uninterruptible timeout"
+    )
+    if interrupted > 0:
+        notes.append(
+            f"{interrupted} cell(s) ran past the time limit and were interrupted (they scored 0)"
+        )
+    if manual:
+        notes.append(f"+{manual:g} points of written answers to grade by hand")
+    if kept:
+        notes.append(f"{kept} answer(s) graded by hand before were unchanged; their grades stand")
+    result.reason = "; ".join(notes)
+
+
+def incidents(output: str) -> list[dict]:
+    """The cells the executor lost to a dead or unresponsive kernel, from its log (oldest first)."""
+    found = []
+    for line in output.splitlines():
+        if INCIDENT_MARKER in line:
+            try:
+                found.append(json.loads(line.split(INCIDENT_MARKER, 1)[1]))
+            except ValueError:
+                continue
+    return found
+
+
+def describe_incident(incident: dict) -> str:
+    """One sentence for the instructor about a cell lost during grading."""
+    cell = incident.get("grade_id") or f"cell {incident.get('cell', '?')}"
+    what = (
+        "the kernel died"
+        if incident.get("kind") == "kernel died"
+        else "a cell ignored the time limit's interrupt"
+    )
+    rest = (
+        "grading stopped there"
+        if incident.get("gave_up")
+        else "that cell scored 0 and the rest was graded in a fresh kernel"
+    )
+    return f"partly graded: {what} in {cell}; {rest}"
+
+
+VERIFY_IN_PROCESS = False  # set by course_utils.grader's long-lived grading process
 
 
 def _verify(
@@ -406,6 +696,13 @@ def _verify(
     ]
     if not setup.sandbox:
         command.append("--no-sandbox")
+    if VERIFY_IN_PROCESS:  # a long-lived grading process (course_utils.grader): no new process
+        from .grader import verify_in_process
+
+        problem = verify_in_process(root, assignment, student, setup, seconds)
+        if not problem:
+            result.flags += _read_flags(root, assignment, student)
+        return problem
     try:
         done = subprocess.run(
             command,
@@ -467,14 +764,21 @@ def autograde(
     cell_timeout: int | None = None,
     progress: Progress = print,
     setup: GradingSetup | None = None,
+    cluster: str | None = None,
+    persistent: bool = True,
+    bar: bool = False,
 ) -> list[GradeResult]:
-    """Autograde each student's submission in its own nbgrader process; never stop at a failure.
+    """Autograde each student's submission; never stop at a failure.
 
     ``students`` defaults to every folder in submitted/ that holds ``assignment``. ``jobs`` > 1
     grades that many students at once (2 suits a 2-core machine). Progress is reported per student.
     ``setup`` says whether kernels are sandboxed (default: yes, and a missing sandbox is a
     ``CourseError``), their limits, and the run's secret seed for hidden cases (default: drawn
     now and reported); each graded submission is then verified outside its notebook.
+    ``persistent`` (default) grades in ``jobs`` long-lived grading processes
+    (:mod:`course_utils.grader`), False in a new nbgrader process per student; ``cluster`` (a Dask
+    scheduler's address) grades on that cluster's workers instead (:mod:`course_utils.cluster`).
+    ``bar`` shows a progress bar (rate, time left) and a line only per failure or flag.
     """
     resolve_assignments(root, [assignment])
     setup = setup or GradingSetup(seed=secrets.randbelow(2**32))
@@ -499,13 +803,26 @@ def autograde(
         f"seed {setup.seed} (--seed {setup.seed} draws them again)"
     )
 
+    from .grader import GraderPool, progress_bar
+
+    shown = progress_bar(total, assignment) if bar else None
+    graders = GraderPool(root, jobs, root / LOG_DIR) if persistent and not cluster else None
+
     def grade(student: str) -> GradeResult:
         try:
-            result = _grade_one(root, assignment, student, timeout, cell_timeout, setup)
+            if graders is not None:
+                result = graders.grade(assignment, student, setup, cell_timeout, timeout)
+            else:
+                result = _grade_one(root, assignment, student, timeout, cell_timeout, setup)
         except Exception as exc:  # a grader-side problem with one student never stops the run
             result = GradeResult(
                 student, assignment, "failed", reason=f"grading failed: {type(exc).__name__}: {exc}"
             )
+        return report(result)
+
+    def report(result: GradeResult) -> GradeResult:
+        student = result.student
+        save_record(root, result)
         outcome = (
             f"{result.score:g}/{result.max_score:g}" if result.ok else f"FAILED: {result.reason}"
         )
@@ -516,75 +833,122 @@ def autograde(
             finished.append(result)
             elapsed = time.perf_counter() - started
             remaining = elapsed / len(finished) * (total - len(finished))
-            progress(
-                f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
-                f"; about {remaining:.0f} s left"
-            )
+            line = f"[{len(finished)}/{total}] {student}: {outcome}{note} in {result.seconds:.1f} s"
+            if shown is None:
+                progress(f"{line}; about {remaining:.0f} s left")
+            else:
+                shown.update(1)
+                if not result.ok or result.flags:
+                    shown.write(line)
         return result
 
-    if jobs == 1:
-        return [grade(student) for student in students]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(grade, students))
+    try:
+        if cluster:
+            from .cluster import autograde_on_cluster
+
+            return autograde_on_cluster(
+                root, assignment, students, cluster, setup, cell_timeout, timeout, report, progress
+            )
+        if jobs == 1:
+            return [grade(student) for student in students]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(grade, students))
+    finally:
+        if graders is not None:
+            graders.close()
+        if shown is not None:
+            shown.close()
 
 
-def export_grades(root: Path, path: str | Path, results: Iterable[GradeResult] = ()) -> Path:
-    """Write every gradebook score (plus failures in ``results``) to a CSV file; return its path.
+EXPORT_COLUMNS = [
+    "student",
+    "assignment",
+    "score",
+    "max_score",
+    "percent",
+    "status",
+    "reason",
+    "late",
+    "review",
+    "log",
+]
 
-    Columns: student, assignment, score, max_score, percent, status, reason, review (what the
-    integrity checks flagged for a person to look at; empty when nothing was).
+
+def _late_text(seconds: float) -> str:
+    if not seconds or seconds <= 0:
+        return ""
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
+
+
+def export_grades(
+    root: Path,
+    path: str | Path,
+    results: Iterable[GradeResult] = (),
+    assignments: Iterable[str] | None = None,
+) -> Path:
+    """Write one row per submitted student and assignment to a CSV file; return its path.
+
+    Rows come from the gradebook and from the kept outcome of every collection and grading run
+    (``save_record``), so a student whose submission could not be read or graded is listed too.
+    Columns: student, assignment, score, max_score, percent, status ("graded", "needs manual
+    grading", "failed", "collected"), reason, late (how late, by the due date), review (what a
+    person should look at; empty when nothing), log. ``assignments`` limits the rows to those.
     """
     from nbgrader.api import Gradebook
 
+    for result in results:  # results of this run are kept like any other
+        if not record_path(root, result.assignment, result.student).is_file():
+            save_record(root, result)
+    records = load_records(root)
     rows: dict[tuple[str, str], dict] = {}
     with Gradebook(gradebook_url(root)) as gradebook:
+        maxima = {a.name: a.max_score for a in gradebook.assignments}
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 key = (submission.student_id, assignment.name)
+                record = records.get(key)
+                manual = submission.needs_manual_grade
+                notes = [n for n in (record.reason if record else "").split("; ") if n]
+                if not manual:  # drop a "to grade by hand" note once a person has graded
+                    notes = [n for n in notes if "to grade by hand" not in n]
                 rows[key] = {
-                    "student": submission.student_id,
-                    "assignment": assignment.name,
                     "score": submission.score,
                     "max_score": submission.max_score,
-                    "status": "needs manual grading" if submission.needs_manual_grade else "graded",
-                    "reason": "",
-                    "review": "; ".join(_read_flags(root, assignment.name, submission.student_id)),
+                    "status": "needs manual grading" if manual else "graded",
+                    "reason": "; ".join(notes),
+                    "late": _late_text(submission.total_seconds_late),
+                    "review": "; ".join(record.flags if record else [])
+                    or "; ".join(_read_flags(root, assignment.name, submission.student_id)),
+                    "log": record.log if record else "",
                 }
-        maxima = {assignment.name: assignment.max_score for assignment in gradebook.assignments}
-    for result in results:
-        if not result.ok:
-            rows[(result.student, result.assignment)] = {
-                "student": result.student,
-                "assignment": result.assignment,
-                "score": 0.0,
-                "max_score": result.max_score or maxima.get(result.assignment, 0.0),
-                "status": "failed",
-                "reason": result.reason,
-                "review": "; ".join(result.flags),
-            }
+    for key, record in records.items():
+        if record.ok and key in rows:
+            continue
+        rows[key] = {  # failed, or collected and not graded yet: the latest outcome wins
+            "score": 0.0,
+            "max_score": record.max_score or maxima.get(record.assignment, 0.0),
+            "status": record.status,
+            "reason": record.reason
+            or ("graded, but missing from the gradebook" if record.ok else ""),
+            "late": "",
+            "review": "; ".join(record.flags),
+            "log": record.log,
+        }
+    if assignments is not None:
+        wanted = set(assignments)
+        rows = {key: row for key, row in rows.items() if key[1] in wanted}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle,
-            [
-                "student",
-                "assignment",
-                "score",
-                "max_score",
-                "percent",
-                "status",
-                "reason",
-                "review",
-            ],
-        )
+        writer = csv.DictWriter(handle, EXPORT_COLUMNS)
         writer.writeheader()
-        for key in sorted(rows):
-            row = rows[key]
-            row["percent"] = (
-                round(100 * row["score"] / row["max_score"], 1) if row["max_score"] else ""
+        for (student, assignment), row in sorted(rows.items()):
+            maximum = row["max_score"]
+            percent = round(100 * row["score"] / maximum, 1) if maximum else ""
+            writer.writerow(
+                {**row, "student": student, "assignment": assignment, "percent": percent}
             )
-            writer.writerow(row)
     return path
 
 

@@ -19,6 +19,8 @@ of output bytes and of wall-clock time for the whole notebook, counted in the gr
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import pwd
 import shutil
@@ -273,11 +275,18 @@ def check_sandbox() -> None:
 
 try:  # nbgrader is a dependency of the course, but the sandbox itself does not need it
     from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbformat.notebooknode import NotebookNode
     from nbgrader.preprocessors import Execute
 except ImportError:  # pragma: no cover
     AsyncKernelManager = object  # type: ignore[assignment,misc]
     Execute = object  # type: ignore[assignment,misc]
+
+
+# A notebook whose kernel dies more often than this is not graded further.
+MAX_KERNEL_RESTARTS = 3
+# The log line the executor writes for each cell lost to a dead or unresponsive kernel.
+INCIDENT_MARKER = "COURSE-INCIDENT"
 
 
 class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-type]
@@ -336,6 +345,13 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
                     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _replayable(cell: NotebookNode) -> bool:
+    """Whether a cell is re-run after a kernel restart: code that is not an autograded test."""
+    meta = cell.metadata.get("nbgrader", {})
+    is_test = meta.get("grade") and not meta.get("solution")
+    return cell.cell_type == "code" and bool(cell.source.strip()) and not is_test
+
+
 def _text_size(output: NotebookNode) -> int:
     if output.get("output_type") == "stream":
         return len(output.get("text", ""))
@@ -361,8 +377,84 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
         self._truncated = False
 
     def preprocess(self, nb, resources=None, km=None):
+        """Execute every cell; when the kernel dies or ignores an interrupt, lose only that cell.
+
+        The kernel is replaced by a fresh one, the earlier answer cells are re-run in it (their
+        outputs are kept from the first run), the lost cell gets an error saying what happened,
+        and execution goes on, so the rest of the notebook is graded. Each loss is logged on a
+        line starting with ``INCIDENT_MARKER`` for the pipeline to report.
+        """
+        from nbclient.client import NotebookClient
+
         self._started, self._printed, self._truncated = time.monotonic(), 0, False
-        return super().preprocess(nb, resources, km)
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        cells, ran, start, restarts = self.nb.cells, [], 0, 0
+        while start < len(cells):
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                index = start
+                try:
+                    for index in ran:
+                        self.execute_cell(copy.deepcopy(cells[index]), index, store_history=True)
+                    for index in range(start, len(cells)):
+                        self.preprocess_cell(cells[index], resources, index)
+                        if _replayable(cells[index]):
+                            ran.append(index)
+                    start = len(cells)
+                except (DeadKernelError, CellTimeoutError) as exc:
+                    restarts += 1
+                    replaying = index < start
+                    start = self._lose_cell(index, exc, replaying, restarts)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _lose_cell(self, index: int, exc: Exception, replaying: bool, restarts: int) -> int:
+        """Mark cell ``index`` (or, past the restart limit, every later cell) lost; return where to resume."""
+        cells = self.nb.cells
+        dead = isinstance(exc, DeadKernelError)
+        what = (
+            "the kernel died (a crash, os._exit, or more memory than allowed)"
+            if dead
+            else f"the cell ran past {self.timeout} s and ignored the interrupt"
+        )
+        give_up = replaying or restarts > MAX_KERNEL_RESTARTS
+        lost = [i for i in range(index, len(cells)) if cells[i].cell_type == "code"]
+        lost = lost if give_up else [index]
+        for i in lost:
+            if i != index and not cells[i].source.strip():
+                continue
+            text = (
+                f"{what} while this cell ran; the grader started a fresh kernel, re-ran the "
+                "earlier cells and went on, so only this cell's work is lost"
+                if i == index and not give_up
+                else f"not run: {what} {'again while the earlier cells were re-run' if replaying else f'{restarts} times'}; "
+                "grading stopped here"
+            )
+            cells[i].outputs = [
+                NotebookNode(
+                    output_type="error",
+                    ename="KernelDiedError" if dead else "CellTimeoutError",
+                    evalue=text,
+                    traceback=[f"{'KernelDiedError' if dead else 'CellTimeoutError'}: {text}"],
+                )
+            ]
+        grade_id = cells[index].metadata.get("nbgrader", {}).get("grade_id", "")
+        self.log.warning(
+            "%s %s",
+            INCIDENT_MARKER,
+            json.dumps(
+                {
+                    "kind": "kernel died" if dead else "uninterruptible timeout",
+                    "cell": index,
+                    "grade_id": grade_id,
+                    "gave_up": give_up,
+                }
+            ),
+        )
+        return len(cells) if give_up else index + 1
 
     def output(self, outs, msg, display_id, cell_index):
         if self._truncated:

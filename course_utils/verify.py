@@ -253,11 +253,16 @@ def test_cells(source_notebook: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# Errors the executor (course_utils.sandbox.GuardedExecute) writes into cells it lost.
+LOST_CELL_ERRORS = ("KernelDiedError", "CellTimeoutError")
+
+
 def answer_cells(graded_notebook: dict[str, Any], tests: dict[str, str]) -> list[str]:
     """Return the code the worker runs: the first code cell (the set-up), answer cells, cells the student added.
 
     Test cells and the instructor's locked cells (demos, timings) are left out: a student
-    function may rely only on the set-up cell and on answer cells.
+    function may rely only on the set-up cell and on answer cells. So are the cells the notebook
+    run lost to a dead or unresponsive kernel: they are graded as lost, not run again.
     """
     cells = []
     first = True
@@ -265,7 +270,8 @@ def answer_cells(graded_notebook: dict[str, Any], tests: dict[str, str]) -> list
         if cell.get("cell_type") != "code":
             continue
         meta = _nbgrader(cell)
-        if meta.get("grade_id") in tests:
+        lost = any(o.get("ename") in LOST_CELL_ERRORS for o in cell.get("outputs", []))
+        if meta.get("grade_id") in tests or lost:
             first = False
             continue
         if first or meta.get("solution") or not meta.get("locked"):
@@ -498,7 +504,8 @@ def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdic
                     {
                         "output_type": "error",
                         "ename": "VerificationError",
-                        "evalue": "this test failed when the grader re-ran it outside your notebook",
+                        "evalue": "this test failed when the grader re-ran it outside your "
+                        f"notebook, with new random cases: {messages[gid][:2000]}",
                         "traceback": [
                             "VerificationError: this test failed when the grader re-ran it "
                             "outside your notebook, with new random cases:",

@@ -112,6 +112,12 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     _submission(toy_course, subs, "renamed", _solve(CORRECT), name="toy (2).ipynb")
     _submission(toy_course, subs, "loops", _solve("def add(a, b):\n    while True:\n        pass"))
     _submission(toy_course, subs, "crash", _solve("import os\nos._exit(1)"))
+
+    def crash_between_tests(notebook):  # correct work, and one cell that kills the kernel
+        _solve(CORRECT)(notebook)
+        notebook.cells.insert(3, nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+
+    _submission(toy_course, subs, "crash-between", crash_between_tests)
     _submission(
         toy_course,
         subs,
@@ -152,6 +158,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     )
     assert sorted(students) == [
         "crash",
+        "crash-between",
         "deleted-cells",
         "good",
         "gutted-asserts",
@@ -162,8 +169,11 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
         "zipped",
     ]
     reasons = {f.student: f.reason for f in failures}
-    assert "not a valid notebook" in reasons["not-json"]
+    assert "is not valid JSON" in reasons["not-json"]
     assert "no notebook named toy.ipynb" in reasons["empty"]
+    for failure in failures:  # every unusable submission has a log that says why
+        assert failure.student in Path(failure.log).read_text()
+    assert "found 12 submission(s) of toy: 10 ready to grade, 2 unusable" in messages[-1]
 
     results = pipeline.autograde(
         toy_course, "toy", students, jobs=2, cell_timeout=3, progress=messages.append
@@ -178,23 +188,40 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     assert by_student["gutted-asserts"].score == 0  # the original tests ran, not the gutted ones
     assert by_student["loops"].ok and by_student["loops"].score == 0
     assert "time limit" in by_student["loops"].reason
-    assert not by_student["crash"].ok and "kernel died" in by_student["crash"].reason
+    # a crash costs the part it happened in, and a person is told
+    crash = by_student["crash"]
+    assert (crash.status, crash.score, crash.max_score) == ("graded", 0, 5)
+    assert "partly graded: the kernel died in add" in crash.reason
+    between = by_student["crash-between"]
+    assert (between.status, between.score) == ("graded", 5.0), between
+    assert "the kernel died in cell 3" in between.reason and between.flags
     stubborn = by_student["ignores-interrupt"]
-    assert not stubborn.ok and "could not be interrupted" in stubborn.reason
+    assert stubborn.ok and stubborn.score == 0
+    assert "ignored the time limit's interrupt" in stubborn.reason
 
-    csv_path = pipeline.export_grades(toy_course, tmp_path / "grades.csv", results + failures)
+    # `course export` in a later process: every student, with status, reason and log
+    csv_path = pipeline.export_grades(toy_course, tmp_path / "grades.csv")
     rows = {row["student"]: row for row in csv.DictReader(csv_path.open())}
+    assert set(rows) == set(students) | {f.student for f in failures}
     assert rows["good"]["score"] == "5.0" and rows["good"]["percent"] == "100.0"
-    assert rows["crash"]["status"] == "failed" and rows["crash"]["max_score"] == "5.0"
-    assert rows["not-json"]["status"] == "failed"
-    assert len(rows) == len(students) + len(failures)
+    assert rows["good"]["status"] == "graded" and rows["good"]["reason"] == ""
+    assert rows["crash"]["status"] == "graded" and "kernel died" in rows["crash"]["reason"]
+    assert "check by hand" in rows["crash-between"]["review"]
+    assert "interrupted" in rows["loops"]["reason"]
+    assert rows["not-json"]["status"] == "failed" and rows["not-json"]["max_score"] == "5.0"
+    assert "not valid JSON" in rows["not-json"]["reason"]
+    assert Path(rows["not-json"]["log"]).is_file()
+    assert all(row["log"] for row in rows.values())
 
     feedback = pipeline.generate_feedback(toy_course, "toy", ["good", "wrong"])
     assert {path.parent.parent.name for path in feedback} == {"good", "wrong"}
     for path in feedback:
-        html = path.read_text(encoding="utf-8")
+        html = path.read_text(encoding="utf-8").replace("&#34;", '"')
         assert "add adds two numbers" in html
-        assert HIDDEN_LINE not in html.replace("&#34;", '"')
+        assert HIDDEN_LINE not in html and "BEGIN HIDDEN TESTS" not in html
+        assert str(toy_course) not in html and "site-packages" not in html
+    wrong = next(p for p in feedback if p.parent.parent.name == "wrong").read_text()
+    assert "AssertionError" in wrong
 
 
 def test_check_reports_solution_and_release(toy_course, tmp_path):
