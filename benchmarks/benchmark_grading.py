@@ -1,25 +1,36 @@
-"""What safe grading costs: one class graded without and with the sandbox and the re-run tests.
+"""Grading speed, side by side in one run: nbgrader's own serial autograde against ours.
 
 Builds a scratch course with Assignment 1 and a class of submissions (half full solutions, a
-quarter untouched releases, the rest cheats: patched checkers, stolen stack frames, a print
-flood), then grades the same class twice, each time in a fresh gradebook:
+quarter untouched releases, the rest cheats: patched checkers, a print flood), then grades the
+same class once per run below, each time in a fresh course and gradebook:
 
-* ``unprotected``: the kernel runs as the grader, no re-run of the tests (how it was before);
-* ``protected``: the kernel in the bubblewrap sandbox, every passed test re-run outside it with
-  a secret seed, the integrity report (the default of ``course autograde``).
+* ``nbgrader``: ``nbgrader autograde assignment1`` on the whole class, one process, nbgrader's
+  own executor (no sandbox, no re-run): what nbgrader alone does;
+* ``ours``: ``course autograde --jobs J`` (the default): long-lived grading processes
+  (course_utils.grader), the kernel in the bubblewrap sandbox, every passed test re-run outside
+  it with a secret seed, the integrity report;
+* ``ours-1``: the same with one grading process (``--jobs 1``), for the scaling from 1 to 2;
+* ``before``: the same protection with a new nbgrader process and a new verify process per
+  student (how ``course autograde`` graded before the grading processes);
+* ``unprotected``: one nbgrader process per student, no sandbox, no re-run.
 
-It prints the wall time of each run, the time per submission, the sandbox's overhead per
-submission, and what each run gave the cheats. Run from the repository root:
+It prints each run's wall time, time per submission, what it gave the honest students and the
+cheats, and the ratio of each run to ``nbgrader``; ``--single`` also times one submission alone
+(``before`` against ``ours``, start-up included). Run from the repository root:
 
-    .venv/bin/python benchmarks/benchmark_grading.py              # 40 submissions, about 10 min on 2 cores
-    .venv/bin/python benchmarks/benchmark_grading.py --students 8 # a quick look
+    .venv/bin/python benchmarks/benchmark_grading.py                      # 40 submissions
+    .venv/bin/python benchmarks/benchmark_grading.py --students 8 --runs nbgrader ours
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,44 +82,106 @@ def make_course(folder: Path, students: int) -> list[str]:
     return kinds
 
 
-def grade(folder: Path, setup: pipeline.GradingSetup, jobs: int) -> tuple[float, list]:
+def stock_nbgrader_config(folder: Path) -> None:
+    """Make the scratch course's nbgrader_config.py use nbgrader's own executor (no sandbox)."""
+    config = (folder / "nbgrader_config.py").read_text(encoding="utf-8")
+    config = re.sub(r"c\.Autograde\.autograde_preprocessors = \[.*?\]\n", "", config, flags=re.S)
+    (folder / "nbgrader_config.py").write_text(config, encoding="utf-8")
+
+
+def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
+    """Grade the class of the scratch course ``folder`` the way ``run`` says; (seconds, results)."""
     students, failures = pipeline.collect_submissions(
         folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
     )
     assert not failures, failures
+    if run == "nbgrader":
+        stock_nbgrader_config(folder)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+            cwd=folder,
+            env=pipeline._nbgrader_env({"COURSE_SANDBOX": "0"}),
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
+        results = []
+        for student in students:
+            try:
+                score, maximum, _ = pipeline.read_scores(folder, ASSIGNMENT, student)
+                results.append(pipeline.GradeResult(student, ASSIGNMENT, "graded", score, maximum))
+            except pipeline.CourseError:
+                results.append(pipeline.GradeResult(student, ASSIGNMENT, "failed"))
+        if done.returncode != 0:
+            print(f"  (nbgrader exited {done.returncode})")
+        return seconds, results
+    protected = run != "unprotected"
+    setup = pipeline.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
     start = time.perf_counter()
     results = pipeline.autograde(
-        folder, ASSIGNMENT, students, jobs=jobs, progress=lambda _: None, setup=setup
+        folder,
+        ASSIGNMENT,
+        students,
+        jobs=1 if run == "ours-1" else jobs,
+        progress=lambda _: None,
+        setup=setup,
+        persistent=run in ("ours", "ours-1"),
     )
     return time.perf_counter() - start, results
+
+
+def single(run: str, seed: int) -> float:
+    """Seconds to grade one honest submission alone, start-up included."""
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        make_course(Path(scratch), 1)
+        return grade(Path(scratch), run, 1, seed)[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["nbgrader", "ours"],
+        choices=["nbgrader", "ours", "ours-1", "before", "unprotected"],
+    )
+    parser.add_argument("--single", action="store_true", help="also time one submission alone")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    runs = {
-        "unprotected": pipeline.GradingSetup(sandbox=False, verify=False, seed=1),
-        "protected": pipeline.GradingSetup(sandbox=True, verify=True, seed=1, limits=Limits()),
-    }
+    load = os.getloadavg()[0]
+    print(
+        f"{args.students} submissions of {ASSIGNMENT}, --jobs {args.jobs}, {os.cpu_count()} "
+        f"cores, load average {load:.1f} at the start"
+    )
     seconds = {}
-    print(f"{args.students} submissions of {ASSIGNMENT}, --jobs {args.jobs}")
-    for name, setup in runs.items():
+    for run in args.runs:
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
             kinds = make_course(Path(scratch), args.students)
-            seconds[name], results = grade(Path(scratch), setup, args.jobs)
+            seconds[run], results = grade(Path(scratch), run, args.jobs, args.seed)
         cheats = [r for r, k in zip(results, kinds, strict=True) if k == "patch-checkers"]
         honest = [r for r, k in zip(results, kinds, strict=True) if k == "honest"]
         print(
-            f"{name:12s} {seconds[name]:7.1f} s in all, {seconds[name] / args.students:5.2f} s per "
+            f"{run:12s} {seconds[run]:7.1f} s in all, {seconds[run] / args.students:5.2f} s per "
             f"submission; honest {sorted({r.score for r in honest})}, patched checkers "
             f"{sorted({r.score for r in cheats})}, flagged {sum(bool(r.flags) for r in results)}, "
-            f"failed {sum(not r.ok for r in results)}"
+            f"failed {sum(not r.ok for r in results)}",
+            flush=True,
         )
-    overhead = (seconds["protected"] - seconds["unprotected"]) / args.students
-    ratio = seconds["protected"] / seconds["unprotected"]
-    print(f"sandbox + re-run overhead: {overhead:+.2f} s per submission ({ratio:.2f}x the time)")
+    if "nbgrader" in seconds:
+        for run in seconds:
+            if run != "nbgrader":
+                print(
+                    f"{run:12s} {seconds['nbgrader'] / seconds[run]:.2f}x nbgrader's serial speed"
+                )
+    if "ours" in seconds and "ours-1" in seconds:
+        print(f"1 -> {args.jobs} grading processes: {seconds['ours-1'] / seconds['ours']:.2f}x")
+    if args.single:
+        alone = {run: single(run, args.seed) for run in ("before", "ours")}
+        print(f"one submission alone: before {alone['before']:.1f} s, ours {alone['ours']:.1f} s")
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (timings are inflated by other load)")
 
 
 if __name__ == "__main__":
