@@ -138,6 +138,106 @@ def single(run: str, seed: int) -> float:
         return grade(Path(scratch), run, 1, seed)[0]
 
 
+def _children_cpu() -> float:
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _timed(step: str, table: dict, function, *args, **kwargs):
+    """Run ``function``, adding its wall and child-process CPU seconds to ``table[step]``."""
+    wall, cpu = time.perf_counter(), _children_cpu()
+    value = function(*args, **kwargs)
+    spent = table.setdefault(step, [0.0, 0.0])
+    spent[0] += time.perf_counter() - wall
+    spent[1] += _children_cpu() - cpu
+    return value
+
+
+def breakdown(seed: int, students: int = 3) -> None:
+    """Where one submission's seconds go, before and after (wall and CPU seconds per submission)."""
+    from course_utils.grader import GraderProcess
+    from course_utils.sandbox import sandbox_command
+
+    setup = pipeline.GradingSetup(sandbox=True, verify=True, seed=seed, limits=Limits())
+    python = [sys.executable, "-c"]
+    env = pipeline._nbgrader_env()
+    before: dict[str, list[float]] = {}
+    for _ in range(students):  # what a new process pays before it grades anything
+        _timed(
+            "new nbgrader process: start + imports",
+            before,
+            subprocess.run,
+            [*python, "import nbgrader.apps"],
+            env=env,
+        )
+        _timed(
+            "new verify process: start + imports",
+            before,
+            subprocess.run,
+            [*python, "import nbgrader.api, course_utils.verify, course_utils.checks"],
+            env=env,
+        )
+        _timed(
+            "a sandboxed python importing the course (kernel or worker start)",
+            before,
+            subprocess.run,
+            sandbox_command([sys.executable, "-c", "import numpy, torch, course_utils"]),
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        folder = Path(scratch)
+        make_course(folder, students)
+        names, _ = pipeline.collect_submissions(
+            folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
+        )
+        for student in names:
+            args = ["autograde", ASSIGNMENT, "--student", student, "--force"]
+            _timed(
+                "nbgrader autograde process (all of it)",
+                before,
+                pipeline.run_nbgrader,
+                folder,
+                args,
+                env=setup.env(),
+            )
+            result = pipeline.GradeResult(student, ASSIGNMENT, "graded", log=str(folder / "v.log"))
+            _timed(
+                "verify process (all of it)",
+                before,
+                pipeline._verify,
+                folder,
+                ASSIGNMENT,
+                student,
+                setup,
+                None,
+                result,
+            )
+    after: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        folder = Path(scratch)
+        make_course(folder, students)
+        names, _ = pipeline.collect_submissions(
+            folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
+        )
+        with GraderProcess(folder) as grader:
+            _timed("grading process start + imports (once per worker)", after, grader.wait_ready)
+            for student in names:
+                _, timings = grader.grade(ASSIGNMENT, student, setup, None, 900)
+                for step in ("nbgrader", "verify and scores"):
+                    spent = after.setdefault(f"in-process {step}", [0.0, 0.0])
+                    spent[0] += timings[step]
+                    spent[1] += timings[f"{step} cpu"]
+    print(
+        f"per-submission breakdown ({students} submissions; wall s / CPU s, load "
+        f"{os.getloadavg()[0]:.1f}):"
+    )
+    for title, table in (("before", before), ("after", after)):
+        print(f"  {title}:")
+        for step, (wall, cpu) in table.items():
+            print(f"    {step:66s} {wall / students:6.2f} / {cpu / students:6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
@@ -150,7 +250,13 @@ def main() -> None:
     )
     parser.add_argument("--single", action="store_true", help="also time one submission alone")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--breakdown", action="store_true", help="only where one submission's seconds go"
+    )
     args = parser.parse_args()
+    if args.breakdown:
+        breakdown(args.seed)
+        return
     load = os.getloadavg()[0]
     print(
         f"{args.students} submissions of {ASSIGNMENT}, --jobs {args.jobs}, {os.cpu_count()} "

@@ -120,6 +120,7 @@ def grade_in_process(
 
     root = Path(root).resolve()
     os.environ.update(pipeline._nbgrader_env(setup.env()))
+    cpu_start = _cpu_seconds()
     log_path = root / pipeline.LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -128,7 +129,7 @@ def grade_in_process(
     api = _nbgrader_api(root, cell_timeout)
     done = api.autograde(assignment, student, force=True, create=True)
     output = (done.get("log") or "") + (done.get("error") or "")
-    nbgrader_done = time.perf_counter()
+    nbgrader_done, cpu_nbgrader = time.perf_counter(), _cpu_seconds()
     log_path.write_text(output, encoding="utf-8")
     graded = list((root / pipeline.AUTOGRADED_DIR / student / assignment).glob("*.ipynb"))
     if not done.get("success") or not graded:
@@ -139,7 +140,20 @@ def grade_in_process(
     if timings is not None:
         timings["nbgrader"] = nbgrader_done - start
         timings["verify and scores"] = time.perf_counter() - nbgrader_done
+        timings["nbgrader cpu"] = cpu_nbgrader - cpu_start
+        timings["verify and scores cpu"] = _cpu_seconds() - cpu_nbgrader
     return result
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds used by this process and its finished children (kernels, sandboxed workers)."""
+    import resource
+
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _die_with_parent() -> None:
