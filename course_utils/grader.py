@@ -127,8 +127,9 @@ def grade_in_process(
     result = pipeline.GradeResult(student, assignment, "failed", log=str(log_path))
     graded_by_hand = pipeline._graded_answers(root, assignment, student)
     api = _nbgrader_api(root, cell_timeout)
-    done = api.autograde(assignment, student, force=True, create=True)
-    output = (done.get("log") or "") + (done.get("error") or "")
+    with _captured("traitlets") as executor_log:  # the executor logs there, not to the app's log
+        done = api.autograde(assignment, student, force=True, create=True)
+    output = (done.get("log") or "") + executor_log.getvalue() + (done.get("error") or "")
     nbgrader_done, cpu_nbgrader = time.perf_counter(), _cpu_seconds()
     log_path.write_text(output, encoding="utf-8")
     graded = list((root / pipeline.AUTOGRADED_DIR / student / assignment).glob("*.ipynb"))
@@ -143,6 +144,23 @@ def grade_in_process(
         timings["nbgrader cpu"] = cpu_nbgrader - cpu_start
         timings["verify and scores cpu"] = _cpu_seconds() - cpu_nbgrader
     return result
+
+
+@contextlib.contextmanager
+def _captured(name: str):
+    """Collect what logger ``name`` logs meanwhile, as nbgrader's command prints it on stderr."""
+    import io
+    import logging
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        logger.removeHandler(handler)
 
 
 def _cpu_seconds() -> float:
