@@ -64,7 +64,8 @@ def plot_curves(
             positions = np.asarray(x[label], dtype=float)[len(values) - len(shown) :]
         else:
             positions = np.arange(len(values) - len(shown), len(values)) + 1
-        ax.plot(positions, shown, label=label, linewidth=1.5)
+        marker = "o" if len(shown) < 5 else None  # a run of a few steps stays visible
+        ax.plot(positions, shown, label=label, linewidth=1.5, marker=marker)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
