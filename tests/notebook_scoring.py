@@ -9,6 +9,7 @@ structure (points table, metadata, set-up cell, written answers).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import io
@@ -137,6 +138,18 @@ class ScoredNotebook:
         )
         assert bug.must_fail <= set(self.points)
 
+    def plain_errors_sources(self, mode: str = "plain") -> dict[str, str]:
+        """The solution cells of a student whose mathematics is right but whose argument checks are plain.
+
+        ``mode="plain"``: every ``raise ValueError(...)``/``TypeError(...)`` says only "bad input";
+        ``mode="none"``: those raises are gone (the illegal call fails however it happens to).
+        """
+        return {
+            cell.id: _plain_raises(cell.source, mode)
+            for cell in self.source.cells
+            if cell.cell_type == "code" and nbgrader_meta(cell).get("solution")
+        }
+
     def release(self):
         """What `nbgrader generate_assignment` gives students: solutions and hidden tests removed."""
         from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
@@ -202,6 +215,28 @@ class ScoredNotebook:
             for c in self.source.cells
             if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")
         ]
+
+
+def _plain_raises(source: str, mode: str) -> str:
+    """``source`` with each ``raise ValueError(...)``/``raise TypeError(...)`` made plain or removed."""
+    if mode not in ("plain", "none"):
+        raise ValueError(f"mode must be 'plain' or 'none', got {mode!r}")
+    spans = [
+        (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, node.exc.func.id)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Raise)
+        and isinstance(node.exc, ast.Call)
+        and isinstance(node.exc.func, ast.Name)
+        and node.exc.func.id in ("ValueError", "TypeError")
+    ]
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    for first, col, last, end_col, name in sorted(spans, reverse=True):
+        begin, end = starts[first - 1] + col, starts[last - 1] + end_col
+        new = f'raise {name}("bad input")' if mode == "plain" else "pass"
+        source = source[:begin] + new + source[end:]
+    return source
 
 
 def scored_notebook(assignment: str) -> ScoredNotebook:

@@ -73,7 +73,7 @@ BUGS = {
         fails="test_conv_output_size",
     ),
     "conv_output_size: missing stride check": bug(
-        "conv-output-size", remove(STRIDE_CHECK), fails="test_conv_output_size_errors"
+        "conv-output-size", remove(STRIDE_CHECK), fails="test_part_b_errors"
     ),
     "conv_output_size: missing kernel-length check": bug(
         "conv-output-size",
@@ -84,7 +84,7 @@ BUGS = {
             "        )\n"
             "    "
         ),
-        fails="test_conv_output_size_errors",
+        fails="test_part_b_errors",
     ),
     "conv_output_size: uses course_utils.arithmetic": bug(
         "conv-output-size",
@@ -93,7 +93,7 @@ BUGS = {
             "def conv_output_size(n, k, stride=1, padding=0, dilation=1):\n"
             "    return cu.arithmetic.conv_output_size(n, k, stride, padding, dilation)",
         ),
-        fails="test_conv_output_size test_conv_output_size_errors",
+        fails="test_conv_output_size test_part_b_errors",
     ),
     "same_padding: extra zero first": bug(
         "same-padding",
@@ -186,16 +186,24 @@ BUGS = {
         ),
         fails="test_conv1d_errors",
     ),
-    "conv1d: missing negative-padding check": bug(
+    # (removing the check alone is no longer a bug: np.pad's own ValueError is a ValueError)
+    "conv1d: negative padding accepted (abs)": bug(
         "conv1d",
         (
-            'elif padding < 0:\n        raise ValueError(f"padding must be >= 0, got {padding}")\n    else:',
-            "else:",
+            'elif padding < 0:\n        raise ValueError(f"padding must be >= 0, got {padding}")\n'
+            "    else:\n        before = after = padding",
+            "else:\n        before = after = abs(padding)",
         ),
         fails="test_conv1d_errors",
     ),
-    "conv1d: missing kernel-length check": bug(
+    # (removing a check that numpy then makes for you, with its own ValueError, is not a bug any
+    # more: any ValueError earns the argument checks; an empty result instead of an error is)
+    "conv1d: kernel longer than the input gives an empty result": bug(
         "conv1d",
+        (
+            "l_out = (x_pad.shape[-1] - span) // stride + 1",
+            "l_out = max((x_pad.shape[-1] - span) // stride + 1, 0)",
+        ),
         remove(
             "if span > x_pad.shape[-1]:\n"
             "        raise ValueError(\n"
@@ -235,12 +243,13 @@ BUGS = {
         ("start = i * dilation", "start = i"),
         fails="test_im2col_1d test_conv1d_im2col",
     ),
-    "im2col_1d: missing kernel-length check": bug(
+    "im2col_1d: kernel longer than the input gives empty columns": bug(
         "im2col-1d",
+        ("l_out = (length - span) // stride + 1", "l_out = max((length - span) // stride + 1, 0)"),
         remove(
             'if span > length:\n        raise ValueError(f"kernel (span {span}) is larger than the input ({length})")\n    '
         ),
-        fails="test_im2col_1d",
+        fails="test_conv1d_errors",
     ),
     "conv1d_im2col: wrong reshape of the product": bug(
         "conv1d-im2col",
@@ -280,7 +289,7 @@ BUGS = {
     "conv_transpose_output_size: missing output_padding check": bug(
         "conv-transpose-output-size",
         ("if output_padding >= max(stride, dilation):", "if False:"),
-        fails="test_conv_transpose_output_size",
+        fails="test_conv_transpose_output_size_errors",
     ),
     "conv_transpose_output_size: dilation ignored": bug(
         "conv-transpose-output-size",
@@ -298,6 +307,20 @@ BUGS = {
 @pytest.mark.parametrize("name", list(BUGS))
 def test_buggy_solution_loses_points(name):
     NOTEBOOK.assert_bug_loses_points(name, BUGS[name])
+
+
+@pytest.mark.parametrize("mode", ["plain", "none"])
+def test_right_mathematics_with_plain_errors_keeps_most_points(mode):
+    """A student whose functions are right but whose errors say only "bad input" (or who raises none)."""
+    result = NOTEBOOK.run(sources=NOTEBOOK.plain_errors_sources(mode))
+    assert result.score >= 0.85 * NOTEBOOK.total, result.failed
+    if mode == "plain":  # any ValueError earns the argument checks
+        assert result.score == NOTEBOOK.total, result.failed
+
+
+def test_argument_errors_weigh_at_most_15_percent():
+    errors = sum(points for cell, points in TEST_POINTS.items() if cell.endswith("_errors"))
+    assert 0 < errors <= 0.15 * NOTEBOOK.total
 
 
 def test_enough_bugs_cover_every_test_cell():

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ..grading import assert_array_close, assert_int_equal, quiet, single_threaded_torch
+from ..grading import (
+    assert_array_close,
+    assert_int_equal,
+    describe_call,
+    expect_error,
+    quiet,
+    single_threaded_torch,
+)
 
 CASES = ("visible", "hidden")
 
@@ -72,6 +79,47 @@ def _check_cases(cases: str) -> str:
 
 def _report(what: str, count: int, cases: str) -> None:
     print(f"{what}: {count} {cases} cases passed")
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks: any ValueError earns the points; a message that names the problem is advice
+# --------------------------------------------------------------------------------------------
+
+
+def _expect_argument_error(
+    fn: Callable,
+    *args: Any,
+    because: str,
+    mentions: Sequence[str] = (),
+    exercise: str,
+    error: type[BaseException] = ValueError,
+    **kwargs: Any,
+) -> str | None:
+    """Assert ``fn(*args, **kwargs)`` raises ``error``; return advice when its message does not name the problem.
+
+    Any ``error`` earns the check (a plain ``ValueError("bad input")`` included): the points are for
+    refusing the illegal call. A message that names the argument is what makes the error useful to
+    the caller, so its absence is returned as advice (printed by the checker), not as a failure.
+    """
+    exc = expect_error(fn, *args, error=error, because=because, exercise=exercise, **kwargs)
+    message = str(exc)
+    if not mentions or any(word.lower() in message.lower() for word in mentions):
+        return None
+    wanted = " or ".join(repr(word) for word in mentions)
+    call = describe_call(getattr(fn, "__name__", exercise), *args, **kwargs)
+    return (
+        f"{call} raised {type(exc).__name__}({message!r}): right, it is illegal ({because}). "
+        f"A message that says what is wrong helps whoever calls it: mention {wanted}."
+    )
+
+
+def _print_advice(advice: Sequence[str | None]) -> None:
+    """Print the advice collected by :func:`_expect_argument_error` (no points depend on it)."""
+    tips = list(dict.fromkeys(a for a in advice if a))
+    if tips:
+        print("Advice (no points depend on it): error messages that name the argument")
+        for tip in tips:
+            print(f"  - {tip}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,12 +192,24 @@ def _assert_close(
     bugs: Sequence[Bug] = (),
     rtol: float = 1e-7,
     atol: float = 1e-9,
+    shape_advice: str | None = None,
 ) -> None:
-    """assert_array_close, adding the likely mistake when it fails."""
+    """assert_array_close, adding the likely mistake when it fails.
+
+    When the shape is wrong and a typical mistake explains it, the message gives that mistake
+    only (the general advice on shapes speaks of padding, dilation and stride, which the
+    exercise may not have); ``shape_advice`` replaces the general advice for such exercises.
+    """
     try:
         assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol)
     except AssertionError:
         hint = _diagnose(actual, bugs, np.shape(expected))
+        wanted = tuple(np.shape(expected))
+        if isinstance(actual, np.ndarray) and actual.shape != wanted and (hint or shape_advice):
+            raise AssertionError(
+                f"{name} has shape {actual.shape} but should have shape {wanted}.\n"
+                f"{hint or shape_advice}"
+            ) from None
         assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol, hint=hint)
 
 
