@@ -524,7 +524,7 @@ def test_conv1d_one_sided_padding_and_titles_without_dilation():
     x, w = np.array([1.0, 0, 2, 2, 3, 1]), np.array([3.0, 2, 2])
     fig = viz.draw_conv1d(x, w, padding=(0, 1), step=4, show_all_outputs=True)
     title = fig.axes[0].get_title()
-    assert "n=6" in title and "0 left, 1 right" in title and "output length 5" in title
+    assert "n=6" in title and "padding 0 left and 1 right" in title and "output length 5" in title
     assert "d=" not in title
     written = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
     assert [written[f"output-0-{j}"] for j in range(5)] == ["7", "8", "16", "14", "11"]

@@ -162,7 +162,7 @@ def draw_conv1d(
             fontsize=fontsize,
         )
     if isinstance(padding, tuple | list) and before != after:
-        padding_text = f"{before} left, {after} right"
+        padding_text = f"{before} left and {after} right"
     else:
         padding_text = _padding_text(padding, [(before, after)])
     zeros = f" + {before} + {after}" if before or after else ""
@@ -172,7 +172,8 @@ def draw_conv1d(
         numerator, dilation_text = f"{n}{zeros} - {dilation}·({k}-1) - 1", f", d={dilation}"
     size_text = f"({numerator}) + 1" if stride == 1 else f"floor(({numerator})/{stride}) + 1"
     title = (
-        f"1-D cross-correlation: n={n}, k={k}, s={stride}, p={padding_text}{dilation_text}"
+        f"1-D cross-correlation: n={n}, k={k}, s={stride}, "
+        f"{'padding ' if 'left' in padding_text else 'p='}{padding_text}{dilation_text}"
         f" → output length {n_out}\n{size_text} = {n_out}"
     )
     return _finish_diagram(fig, ax, created, title)
