@@ -106,6 +106,8 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         setup=setup,
+        cluster=args.cluster,
+        bar=not args.no_progress_bar,
     )
     results += failures
     csv_path = pipeline.export_grades(
@@ -238,6 +240,17 @@ def make_parser() -> argparse.ArgumentParser:
         type=int,
         default=jobs_default,
         help=f"students graded at once (default {jobs_default})",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 "
+        "(workers need this environment and the course folder at the same path)",
+    )
+    p.add_argument(
+        "--no-progress-bar",
+        action="store_true",
+        help="one line per student instead of a progress bar",
     )
     p.add_argument(
         "--cell-timeout",
