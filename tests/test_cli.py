@@ -66,7 +66,7 @@ def test_autograde_exit_status_counts_the_ungraded(monkeypatch, capsys, repo_roo
     )
     written = {}
 
-    def fake_export(root, path, results):
+    def fake_export(root, path, results, assignments=None):
         written["results"] = list(results)
         return path
 
@@ -76,7 +76,8 @@ def test_autograde_exit_status_counts_the_ungraded(monkeypatch, capsys, repo_roo
     )
     out = capsys.readouterr().out
     assert status == 1, "one submission could not be graded"
-    assert "graded 1 of 2" in out and "bob: not a valid notebook" in out
+    assert "2 submission(s) of assignment1: 1 graded (0 of them partly), 1 not graded" in out
+    assert "bob: NOT GRADED: not a valid notebook" in out
     assert {r.student for r in written["results"]} == {"alice", "bob"}
 
 

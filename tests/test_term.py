@@ -7,11 +7,14 @@ a person grades the written answers, a re-grade, `course export` and `course fee
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import html
+import io
 import json
-import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,19 +91,29 @@ def course(tmp_path, repo_root) -> Path:
     return root
 
 
+# nbgrader's exchange knows a student by the operating-system account; on a JupyterHub each
+# student has one. Here every student is this test's account, so each command runs as if logged
+# in as its student.
+AS_STUDENT = (
+    "import sys, nbgrader.utils as u; student = sys.argv.pop(1); "
+    "u.get_osusername = lambda: student; from nbgrader.apps.nbgraderapp import main; main()"
+)
+
+
 def _nbgrader(cwd: Path, student: str, *args: str) -> None:
-    """Run an nbgrader command as a student would, in the student's own folder."""
-    env = {**os.environ, "LOGNAME": student, "USER": student}
+    """Run an nbgrader command as ``student`` would, in the student's own folder."""
     done = subprocess.run(
         [
-            "nbgrader",
+            sys.executable,
+            "-c",
+            AS_STUDENT,
+            student,
             *args,
             "--course",
             "cnn-course",
             f"--Exchange.root={cwd.parent.parent / 'course' / 'exchange'}",
         ],
         cwd=cwd,
-        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -127,17 +140,26 @@ def _rows(path: Path) -> dict[str, dict]:
     return {row["student"]: row for row in csv.DictReader(path.open(encoding="utf-8"))}
 
 
+def _course(course: Path, *args: str) -> tuple[int, str]:
+    """Run a `course` command on ``course``; return its exit status and what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = cli.main(["--root", str(course), *args])
+    return status, printed.getvalue()
+
+
 def _export(course: Path, name: str) -> dict[str, dict]:
     target = course / "grades" / name
-    assert cli.main(["--root", str(course), "export", "--to", str(target)]) == 0
+    assert _course(course, "export", "--to", str(target))[0] == 0
     return _rows(target)
 
 
 def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
     due = datetime.now(UTC) + timedelta(days=1)
-    pipeline.release(course, [ASSIGNMENT], progress=lambda _: None)
-    pipeline.set_due_date(course, ASSIGNMENT, due.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    pipeline.release_to_exchange(course, ASSIGNMENT, progress=lambda _: None)
+    status, _ = _course(
+        course, "release", ASSIGNMENT, "--exchange", "--due", due.strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+    assert status == 0
 
     students = tmp_path / "students"
     alice = _student_works(
@@ -150,22 +172,29 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
     carol.write_text(carol.read_text()[:200], encoding="utf-8")  # a truncated file is submitted
     _nbgrader(carol.parent.parent, "carol", "submit", ASSIGNMENT)
 
-    messages: list[str] = []
-    ready, failures = pipeline.collect_exchange(course, ASSIGNMENT, progress=messages.append)
-    assert sorted(ready) == ["alice", "bob"]
-    assert [f.student for f in failures] == ["carol"] and "not valid JSON" in failures[0].reason
-    assert "collected 3 submission(s)" in messages[-1]
+    status, printed = _course(course, "collect", ASSIGNMENT)
+    assert status == 0
+    assert (
+        "collected 3 submission(s) of toy from the exchange: 2 ready to grade, 1 unusable"
+        in printed
+    )
+    assert "carol: UNUSABLE" in printed and "not valid JSON" in printed
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice", "bob"]
     # bob submitted two hours after the due date
     stamp = course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt"
     stamp.write_text((due + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     rows = _export(course, "before.csv")  # collected, not graded yet: everyone is listed
-    assert {r["status"] for r in rows.values()} == {"collected", "failed"}
+    assert {name: r["status"] for name, r in rows.items()} == {
+        "alice": "collected",
+        "bob": "collected",
+        "carol": "failed",
+    }
 
-    results = pipeline.autograde(course, ASSIGNMENT, cell_timeout=10, progress=lambda _: None)
-    by_student = {r.student: r for r in results}
-    assert (by_student["alice"].score, by_student["alice"].max_score) == (3, 3)
-    assert "+2 points of written answers to grade by hand" in by_student["alice"].reason
+    status, printed = _course(course, "autograde", ASSIGNMENT, "--cell-timeout", "10")
+    assert status == 0, printed
+    assert "2 submission(s) of toy: 2 graded (0 of them partly), 0 not graded" in printed
+    assert "alice: 3/3 (+2 points of written answers to grade by hand)" in printed
     rows = _export(course, "autograded.csv")
     assert set(rows) == {"alice", "bob", "carol"}
     assert rows["alice"]["status"] == "needs manual grading"
@@ -181,12 +210,13 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
             grade.needs_manual_grade = False
         gradebook.db.commit()
     rows = _export(course, "manual.csv")
-    assert (rows["alice"]["status"], rows["alice"]["score"], rows["alice"]["percent"]) == (
+    alice_row = rows["alice"]
+    assert (alice_row["status"], alice_row["score"], alice_row["percent"]) == (
         "graded",
         "5.0",
         "100.0",
     )
-    assert rows["alice"]["reason"] == ""
+    assert alice_row["reason"] == ""
 
     # a re-grade (a new seed, a fixed grader) keeps a person's grade of an unchanged answer
     again = pipeline.autograde(
@@ -196,14 +226,13 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
     rows = _export(course, "regraded.csv")
     assert (rows["alice"]["status"], rows["alice"]["score"]) == ("graded", "5.0")
 
-    files = pipeline.generate_feedback(course, ASSIGNMENT, ["alice", "bob"])
-    assert len(files) == 2
-    bob_page = (
-        next(f for f in files if f.parent.parent.name == "bob").read_text().replace("&#39;", "'")
-    )
-    assert "add(1, 2) should be 3" in bob_page  # the failed test's message
+    status, printed = _course(course, "feedback", ASSIGNMENT)
+    assert status == 0 and "2 feedback file(s)" in printed
+    files = sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    bob_page = next(f for f in files if f.parent.parent.name == "bob")
+    assert "add(1, 2) should be 3" in html.unescape(bob_page.read_text())  # the test's message
     for page in files:
-        text = page.read_text().replace("&#39;", "'")
+        text = html.unescape(page.read_text())
         assert "hidden case 40 + 2" not in text and "BEGIN HIDDEN TESTS" not in text
         assert str(course) not in text and "site-packages" not in text
 
