@@ -129,32 +129,39 @@ def saliency_map(model: nn.Module, image: object, target: int) -> np.ndarray:
 
 def class_model_image(
     model: nn.Module,
-    target: int,
+    targets: int | list[int],
     start: object,
     steps: int = 200,
     lr: float = 0.05,
     weight_decay: float = 0.01,
-) -> tuple[np.ndarray, list[float]]:
-    """Gradient ascent on the input: argmax_I S_target(I) - weight_decay * ||I||^2, from ``start`` (C, H, W).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient ascent on the input: argmax_I S_c(I) - weight_decay * ||I||^2 for each class c in ``targets``.
 
-    The weights stay fixed; Adam updates the image. Returns (the image (C, H, W), the score S_target
-    after every step).
+    All images start from ``start`` (C, H, W) and are optimized together, one per target; the
+    weights stay fixed and Adam updates the images. Returns (images (T, C, H, W), scores (steps, T):
+    the score S_c of each image after every step).
     """
     steps = check_int("steps", steps, 1)
-    image = _as_batch("start", start, model, 3)[None].clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([image], lr=lr)
-    scores: list[float] = []
+    classes = [targets] if isinstance(targets, int) else list(targets)
+    if not classes:
+        raise ValueError("targets must name at least one class")
+    first = _as_batch("start", start, model, 3)
+    images = first[None].repeat(len(classes), 1, 1, 1).requires_grad_(True)
+    index = torch.arange(len(classes), device=first.device)
+    chosen = torch.as_tensor(classes, device=first.device)
+    optimizer = torch.optim.Adam([images], lr=lr)
+    scores: list[np.ndarray] = []
     was_training = model.training
     model.eval()
     try:
         for _ in range(steps):
-            score = model(image)[0, target]
-            objective = score - weight_decay * (image**2).sum()
+            score = model(images)[index, chosen]
+            objective = score.sum() - weight_decay * (images**2).sum()
             optimizer.zero_grad()
             (-objective).backward()
             optimizer.step()
-            scores.append(float(score.detach()))
+            scores.append(score.detach().cpu().numpy())
     finally:
         model.train(was_training)
         model.zero_grad(set_to_none=True)
-    return image.detach()[0].cpu().numpy(), scores
+    return images.detach().cpu().numpy(), np.stack(scores)

@@ -50,8 +50,11 @@ def test_occlusion_hits_only_the_pixel_the_class_reads(model):
 
 
 def test_class_model_image_raises_the_score(model):
-    image, scores = explain.class_model_image(model, 0, torch.zeros(1, 4, 4), steps=20, lr=0.1)
-    assert scores[-1] > scores[0] and image[0, 0, 0] > 0.5 and image.shape == (1, 4, 4)
+    images, scores = explain.class_model_image(
+        model, [0, 1], torch.zeros(1, 4, 4), steps=20, lr=0.1
+    )
+    assert images.shape == (2, 1, 4, 4) and scores.shape == (20, 2)
+    assert np.all(scores[-1] > scores[0]) and images[0, 0, 0, 0] > 0.5 and images[1, 0, 3, 3] > 0.5
 
 
 def test_bad_input_is_named(model):
