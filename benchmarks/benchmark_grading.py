@@ -152,10 +152,11 @@ def _timed(step: str, table: dict, function, *args, **kwargs):
     spent = table.setdefault(step, [0.0, 0.0])
     spent[0] += time.perf_counter() - wall
     spent[1] += _children_cpu() - cpu
+    print(f"  ... {step}: {time.perf_counter() - wall:.2f} s", flush=True)
     return value
 
 
-def breakdown(seed: int, students: int = 3) -> None:
+def breakdown(seed: int, students: int = 2) -> None:
     """Where one submission's seconds go, before and after (wall and CPU seconds per submission)."""
     from course_utils.grader import GraderProcess
     from course_utils.sandbox import sandbox_command
@@ -224,6 +225,7 @@ def breakdown(seed: int, students: int = 3) -> None:
             _timed("grading process start + imports (once per worker)", after, grader.wait_ready)
             for student in names:
                 _, timings = grader.grade(ASSIGNMENT, student, setup, None, 900)
+                print(f"  ... in-process {timings}", flush=True)
                 for step in ("nbgrader", "verify and scores"):
                     spent = after.setdefault(f"in-process {step}", [0.0, 0.0])
                     spent[0] += timings[step]
