@@ -7,11 +7,21 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from . import pipeline
-from .notebooks import execute_notebook, export_html, export_slides, stderr_outputs
+from .notebooks import (
+    execute_notebook,
+    export_html,
+    export_slides,
+    read_notebook,
+    stderr_outputs,
+)
 
 BUILD_DIR = "_build"
 LECTURES_DIR = "lectures"
+STATIC_DIR = "_static"  # the local reveal.js and MathJax every page refers to
+SCREENSHOTS_DIR = "screenshots"
 LECTURE_TIMEOUT = 300
 
 
@@ -31,6 +41,28 @@ def lecture_paths(root: Path) -> list[Path]:
     return sorted((root / LECTURES_DIR).glob("*.ipynb"))
 
 
+def export_lecture(root: Path, notebook: nbformat.NotebookNode, stem: str) -> list[Path]:
+    """Write an executed lecture as an offline HTML page and slide deck; return both paths."""
+    out_dir = root / BUILD_DIR / LECTURES_DIR
+    static_dir = root / BUILD_DIR / STATIC_DIR
+    return [
+        export_html(notebook, out_dir / f"{stem}.html", static_dir),
+        export_slides(notebook, out_dir / f"{stem}.slides.html", static_dir),
+    ]
+
+
+def executed_lecture(
+    root: Path, path: Path, reuse: bool = True
+) -> tuple[nbformat.NotebookNode, str]:
+    """Return lecture ``path`` executed, and how: the copy in _build/lectures when ``reuse`` and it
+    is newer than the source, else a fresh headless run (saved there)."""
+    executed = root / BUILD_DIR / LECTURES_DIR / path.name
+    if reuse and executed.is_file() and executed.stat().st_mtime >= path.stat().st_mtime:
+        return read_notebook(executed), f"reused {executed.relative_to(root)}"
+    notebook, seconds = execute_notebook(path, executed, timeout=LECTURE_TIMEOUT)
+    return notebook, f"executed in {seconds:.0f} s"
+
+
 def execute_lectures(
     root: Path, names: list[str] | None = None, progress: pipeline.Progress = print
 ) -> list[LectureResult]:
@@ -44,11 +76,7 @@ def execute_lectures(
         start = time.perf_counter()
         try:
             notebook, _ = execute_notebook(path, out_dir / path.name, timeout=LECTURE_TIMEOUT)
-            outputs = [
-                out_dir / path.name,
-                export_html(notebook, out_dir / f"{path.stem}.html"),
-                export_slides(notebook, out_dir / f"{path.stem}.slides.html"),
-            ]
+            outputs = [out_dir / path.name, *export_lecture(root, notebook, path.stem)]
             warnings = stderr_outputs(notebook)
             result = LectureResult(
                 path.stem,
@@ -131,3 +159,77 @@ def build(root: Path, jobs: int = 1, progress: pipeline.Progress = print) -> boo
     progress(f"  executed lectures: {BUILD_DIR}/{LECTURES_DIR}/*.ipynb, *.html, *.slides.html")
     progress(f"  grading logs:      {pipeline.LOG_DIR}/check/")
     return ok
+
+
+def check_slides(
+    root: Path, paths: list[Path], reuse: bool = True, progress: pipeline.Progress = print
+) -> bool:
+    """Export each lecture's slides offline and check every slide in headless Chromium.
+
+    Prints, per lecture, the slides whose content does not fit 1280x720 (reveal.js index
+    ``h`` or ``h/v`` and heading, with a screenshot in _build/screenshots/) and any remote
+    request, console error, broken image or unrendered TeX. Returns True when all is clean.
+    """
+    from . import browser
+
+    reason = browser.unavailable_reason()
+    if reason:
+        progress(f"cannot check slides: {reason}")
+        return False
+    screenshots = root / BUILD_DIR / SCREENSHOTS_DIR
+    clean = True
+    with browser.open_browser() as chromium:
+        for path in paths:
+            path = path if path.is_absolute() else root / path
+            start = time.perf_counter()
+            notebook, how = executed_lecture(root, path, reuse=reuse)
+            _, deck = export_lecture(root, notebook, path.stem)
+            for old in screenshots.glob(f"{path.stem}-slides-slide-*.png"):
+                old.unlink()
+            result = browser.check_deck(chromium, deck, screenshots)
+            seconds = time.perf_counter() - start
+            over = result.overflowing
+            progress(
+                f"{path.stem}: {len(result.slides)} slides, {len(over)} do not fit 1280x720 "
+                f"({how}; checked in {seconds:.0f} s; deck {deck.relative_to(root)})"
+            )
+            for slide in over:
+                shot = f"  [{slide.screenshot.relative_to(root)}]" if slide.screenshot else ""
+                progress(
+                    f"  slide {slide.label} {slide.heading!r}: {'; '.join(slide.problems)}{shot}"
+                )
+            others = [line for line in result.problems() if not line.startswith("slide ")]
+            for line in others:
+                progress(f"  {line}")
+            clean = clean and not result.problems()
+    return clean
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.build --check-slides LECTURE.ipynb ...``: the slide checker."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.build", description=__doc__)
+    parser.add_argument(
+        "--check-slides",
+        nargs="+",
+        metavar="LECTURE",
+        required=True,
+        help="lecture notebooks whose slides to check in headless Chromium at 1280x720",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="execute the lectures again even when _build/lectures has a newer executed copy",
+    )
+    args = parser.parse_args(argv)
+    root = Path.cwd()
+    paths = [Path(p) for p in args.check_slides]
+    missing = [str(p) for p in paths if not (root / p).is_file()]
+    if missing:
+        parser.error(f"no such lecture: {', '.join(missing)}")
+    return 0 if check_slides(root, paths, reuse=not args.fresh) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import html
 import os
 import subprocess
 import time
 from pathlib import Path
 
 import nbformat
+
+from . import offline
 
 NOTEBOOK_METADATA_KEPT = ("kernelspec", "language_info", "nbgrader", "celltoolbar")
 CELL_METADATA_KEPT = ("nbgrader", "slideshow", "tags", "deletable", "editable")
@@ -151,21 +154,175 @@ def stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def _export(exporter_name: str, notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_NOTE = (
+    "Interactive in a running notebook: open this lecture in JupyterLab "
+    "(<code>./course.sh lab</code> or <code>jupyter lab</code>) and run its cells to move the "
+    "controls. This page shows the controls' first state."
+)
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+SLIDES_TEMPLATE = "course_reveal"
+PAGE_TEMPLATE = "course_lab"
+
+
+def _slider_html(state: dict) -> str:
+    value = state.get("value")
+    low, high = state.get("min", value), state.get("max", value)
+    if isinstance(value, list | tuple):  # a range slider: show both ends
+        return f"{html.escape(str(value[0]))} to {html.escape(str(value[1]))}"
+    return (
+        f'<input type="range" disabled min="{low}" max="{high}" step="{state.get("step", 1)}" '
+        f'value="{value}"> {html.escape(str(value))}'
+    )
+
+
+def _control_html(model_name: str, state: dict) -> str:
+    """Return the static HTML of one ipywidgets control, or "" for a model with nothing to show."""
+    description = html.escape(str(state.get("description", "")))
+    label = f"{description} " if description else ""
+    if "Slider" in model_name:
+        body = _slider_html(state)
+    elif "_options_labels" in state:
+        labels = state.get("_options_labels", [])
+        index = state.get("index")
+        if isinstance(index, list | tuple):
+            chosen = ", ".join(str(labels[i]) for i in index if i is not None and i < len(labels))
+        else:
+            chosen = labels[index] if isinstance(index, int) and index < len(labels) else ""
+        body = f"<b>{html.escape(str(chosen))}</b>"
+    elif model_name in ("HTMLModel", "HTMLMathModel"):
+        return f'<div class="course-static-widget">{label}{state.get("value", "")}</div>'
+    elif model_name in ("ButtonModel",):
+        return f'<div class="course-static-widget"><button disabled>{description}</button></div>'
+    elif "value" in state and not isinstance(state["value"], dict):
+        body = html.escape(str(state["value"]))
+    else:
+        return ""
+    return f'<div class="course-static-widget">{label}{body}</div>'
+
+
+def _widget_outputs(model_id: str, models: dict, seen: set[str]) -> list[dict]:
+    """Return nbformat outputs showing the widget ``model_id`` and its children as they were."""
+    if model_id in seen or model_id not in models:
+        return []
+    seen.add(model_id)
+    model = models[model_id]
+    name = model.get("model_name", "")
+    state = model.get("state", {})
+    if name == "OutputModel":
+        return [copy.deepcopy(o) for o in state.get("outputs", [])]
+    children = state.get("children")
+    if isinstance(children, list):
+        outputs: list[dict] = []
+        for child in children:
+            if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+                outputs += _widget_outputs(child.removeprefix("IPY_MODEL_"), models, seen)
+        return outputs
+    control = _control_html(name, state)
+    if not control:
+        return []
+    return [nbformat.v4.new_output("display_data", data={"text/html": control})]
+
+
+def _merge_html(outputs: list[dict]) -> list[dict]:
+    """Join neighbouring HTML-only outputs into one (one block of controls, not one per line)."""
+    merged: list[dict] = []
+    for output in outputs:
+        data = output.get("data", {})
+        previous = merged[-1].get("data", {}) if merged else {}
+        if (
+            output.get("output_type") == "display_data"
+            and list(data) == ["text/html"]
+            and merged
+            and merged[-1].get("output_type") == "display_data"
+            and list(previous) == ["text/html"]
+        ):
+            previous["text/html"] = previous["text/html"] + data["text/html"]
+        else:
+            merged.append(output)
+    return merged
+
+
+def static_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of an executed ``notebook`` whose widgets are static HTML and plain outputs.
+
+    A page without a kernel cannot run a widget. Each widget view becomes what it showed when the
+    notebook ran: its controls as disabled HTML, the figures and text of its Output widgets, and
+    a note that moving the controls needs a running kernel. The widget state leaves the
+    notebook's metadata, so no exported page tries to load a widget manager from the network.
+    """
+    notebook = copy.deepcopy(notebook)
+    widgets = notebook.metadata.pop("widgets", {})
+    models = widgets.get(WIDGET_STATE, {}).get("state", {})
+    note = nbformat.v4.new_output(
+        "display_data", data={"text/html": f'<p class="course-widget-note">{WIDGET_NOTE}</p>'}
+    )
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                outputs.append(output)
+                continue
+            shown = _merge_html(_widget_outputs(view.get("model_id", ""), models, set()))
+            if not shown:  # state not saved: keep the text fallback
+                text = output["data"].get("text/plain")
+                shown = [nbformat.v4.new_output("display_data", data={"text/plain": text})]
+            outputs += shown + [copy.deepcopy(note)]
+        cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return notebook
+
+
+def _export(
+    exporter_name: str,
+    template_name: str,
+    notebook: nbformat.NotebookNode,
+    output_path: str | Path,
+    static_dir: str | Path | None,
+    **traits: object,
+) -> Path:
     import nbconvert
 
-    body, _ = getattr(nbconvert, exporter_name)().from_notebook_node(notebook)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    assets = offline.copy_assets(static_dir or output_path.parent / "_static")
+    exporter = getattr(nbconvert, exporter_name)(
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        template_name=template_name,
+        mathjax_url=offline.mathjax_url(assets, output_path.parent),
+        **traits,
+    )
+    if "reveal_url_prefix" in exporter.trait_names():
+        exporter.reveal_url_prefix = offline.relative_url(assets.reveal, output_path.parent)
+    resources = {"course_mathjax_head": offline.mathjax_head(assets, output_path.parent)}
+    body, _ = exporter.from_notebook_node(static_widgets(notebook), resources=resources)
     output_path.write_text(body, encoding="utf-8")
     return output_path
 
 
-def export_slides(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
-    """Write ``notebook`` as a reveal.js slide deck (HTML) and return its path."""
-    return _export("SlidesExporter", notebook, output_path)
+def export_slides(
+    notebook: nbformat.NotebookNode, output_path: str | Path, static_dir: str | Path | None = None
+) -> Path:
+    """Write ``notebook`` as an offline reveal.js slide deck (HTML) and return its path.
+
+    reveal.js and MathJax are copied into ``static_dir`` (default: ``_static`` beside the deck)
+    and referred to by relative URLs; widgets show their first state (``static_widgets``).
+    """
+    return _export(
+        "SlidesExporter",
+        SLIDES_TEMPLATE,
+        notebook,
+        output_path,
+        static_dir,
+        reveal_theme=offline.REVEAL_THEME,
+    )
 
 
-def export_html(notebook: nbformat.NotebookNode, output_path: str | Path) -> Path:
-    """Write ``notebook`` as a standalone HTML page and return its path."""
-    return _export("HTMLExporter", notebook, output_path)
+def export_html(
+    notebook: nbformat.NotebookNode, output_path: str | Path, static_dir: str | Path | None = None
+) -> Path:
+    """Write ``notebook`` as an offline standalone HTML page and return its path (see export_slides)."""
+    return _export("HTMLExporter", PAGE_TEMPLATE, notebook, output_path, static_dir)
