@@ -1,0 +1,146 @@
+"""Every slide deck and page opens in headless Chromium with the network blocked, and works.
+
+A page fails on a request to a remote host, a JavaScript console error, an image that did not
+load, or TeX left unrendered; a deck also fails on a slide whose content does not fit 1280x720
+(screenshots of those land in _build/screenshots/). Each lecture is executed once per test
+session (per xdist worker; all browser tests share one group) and one Chromium serves them all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils import browser, notebooks
+
+REPO = Path(__file__).resolve().parents[1]
+LECTURES = sorted(REPO.glob("lectures/*.ipynb"))
+LECTURE_TIMEOUT_S = 300
+SCREENSHOTS = REPO / "_build" / "screenshots"
+# Attributes and CSS that make a browser fetch code, styles or fonts.
+REMOTE_REFERENCE = re.compile(
+    r"""(?:<script[^>]*\ssrc|<link[^>]*\shref)\s*=\s*["']?(?:https?:)?//"""
+    r"""|@import\s+(?:url\()?["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(
+        browser.unavailable_reason() is not None,
+        reason=f"browser tests need Chromium and Playwright: {browser.unavailable_reason()}",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole session."""
+    with browser.open_browser() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def export_dir(tmp_path_factory) -> Path:
+    """Where this session's executed lectures, pages and decks go (reveal.js/MathJax in _static)."""
+    return tmp_path_factory.mktemp("browser")
+
+
+@pytest.fixture(scope="session")
+def executed(export_dir):
+    """Return a function: lecture path -> (page, deck), executing each lecture once a session."""
+    cache: dict[Path, tuple[Path, Path] | BaseException] = {}
+
+    def get(path: Path) -> tuple[Path, Path]:
+        if path not in cache:
+            try:
+                notebook, _ = notebooks.execute_notebook(
+                    path, export_dir / "lectures" / path.name, timeout=LECTURE_TIMEOUT_S
+                )
+                static = export_dir / "_static"
+                page = notebooks.export_html(
+                    notebook, export_dir / "lectures" / f"{path.stem}.html", static
+                )
+                deck = notebooks.export_slides(
+                    notebook, export_dir / "lectures" / f"{path.stem}.slides.html", static
+                )
+                cache[path] = (page, deck)
+            except Exception as exc:  # reported by every test of this lecture
+                cache[path] = exc
+        found = cache[path]
+        if isinstance(found, BaseException):
+            pytest.fail(f"{path.name} did not execute: {type(found).__name__}: {found}")
+        return found
+
+    return get
+
+
+def _page_failures(result: browser.PageCheck) -> list[str]:
+    return [line for line in result.problems() if not line.startswith("slide ")]
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_lecture_page_works_offline(path, executed, chromium):
+    page, _ = executed(path)
+    result = browser.check_page(chromium, page)
+    failures = _page_failures(result)
+    assert not failures, f"{page.name}:\n" + "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_lecture_slides_work_offline_and_fit(path, executed, chromium):
+    _, deck = executed(path)
+    for old in SCREENSHOTS.glob(f"{path.stem}-slides-slide-*.png"):
+        old.unlink()
+    result = browser.check_deck(chromium, deck, SCREENSHOTS)
+    assert result.slides, f"{deck.name}: reveal.js found no slides"
+    failures = _page_failures(result)
+    assert not failures, f"{deck.name}:\n" + "\n".join(failures[:20])
+    over = result.overflowing
+    lines = [f"slide {s.label} {s.heading!r}: {'; '.join(s.problems)}" for s in over]
+    assert not over, (
+        f"{deck.name}: {len(over)} of {len(result.slides)} slides do not fit 1280x720 "
+        f"(screenshots in {SCREENSHOTS.relative_to(REPO)}):\n" + "\n".join(lines)
+    )
+
+
+def test_exported_files_refer_to_no_remote_code_styles_or_fonts(executed, export_dir):
+    for path in LECTURES:
+        executed(path)
+    files = [p for p in export_dir.rglob("*") if p.suffix in (".html", ".css") and p.is_file()]
+    assert files
+    remote = []
+    for file in files:
+        for match in REMOTE_REFERENCE.finditer(file.read_text(encoding="utf-8", errors="replace")):
+            remote.append(f"{file.relative_to(export_dir)}: {match.group(0)[:80]}")
+    assert not remote, "\n".join(remote[:20])
+
+
+def test_browser_check_catches_remote_requests_tex_and_overflow(chromium, tmp_path):
+    """The checker itself: a page with a remote script, raw TeX and an overflowing slide fails."""
+    from course_utils import offline
+
+    assets = offline.copy_assets(tmp_path / "_static")
+    reveal = offline.relative_url(assets.reveal, tmp_path)
+    page = tmp_path / "bad.slides.html"
+    page.write_text(
+        f"""<!DOCTYPE html><html><head>
+<link rel="stylesheet" href="{reveal}/dist/reveal.css">
+<script src="https://example.invalid/remote.js"></script></head><body>
+<div class="reveal"><div class="slides">
+<section><h2>Fits</h2><p>short</p></section>
+<section><h2>Too tall</h2><div style="height: 2000px">tall</div><p>$x^2$ left raw</p></section>
+</div></div>
+<script src="{reveal}/dist/reveal.js"></script>
+<script>Reveal.initialize({{width: 960, height: 700}});</script></body></html>""",
+        encoding="utf-8",
+    )
+    result = browser.check_deck(chromium, page, tmp_path / "shots")
+    assert any("example.invalid" in url for url in result.remote_requests)
+    assert any("x^2" in text for text in result.unrendered_tex)
+    assert [s.heading for s in result.overflowing] == ["Too tall"]
+    assert result.overflowing[0].screenshot.is_file()
