@@ -320,6 +320,35 @@ def test_every_mirrored_heading_carries_its_deck_page(notebook):
     )
 
 
+ANCHORS = [
+    "fully-connected",
+    "convolutions",
+    "boundaries",
+    "convolutions-on-images",
+    "image-filters",
+    "rgb-images",
+    "convolution-layer",
+    "dimensions",
+    "stride",
+    "output-size-formula",
+    "padding",
+    "weight-shape-quiz",
+    "cnn",
+    "pooling",
+    "receptive-field",
+    "references",
+    "self-check",
+    "errata",
+]
+
+
+def test_section_anchors(notebook):
+    """Assignments may link to lectures/01_...ipynb#anchor: these anchors must stay."""
+    text = "\n".join(cell.source for cell in notebook.cells)
+    for anchor in ANCHORS:
+        assert f'<a id="{anchor}"></a>' in text, anchor
+
+
 def test_references_restore_the_decks_list(notebook):
     """The deck cites Goodfellow et al. chapter 9 and the CS231n notes."""
     cell = next(c for c in notebook.cells if c.source.startswith("## References"))
