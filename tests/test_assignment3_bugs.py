@@ -393,6 +393,20 @@ def test_buggy_solution_loses_points(name):
     assert not missed, f"{name}: expected {sorted(missed)} to fail; failed: {sorted(result.failed)}"
 
 
+@pytest.mark.parametrize("mode", ["plain", "none"])
+def test_right_mathematics_with_plain_errors_keeps_most_points(mode):
+    """A student whose functions are right but whose errors say only "bad input" (or who raises none)."""
+    result = NOTEBOOK.run(sources=NOTEBOOK.plain_errors_sources(mode))
+    assert result.score >= 0.85 * NOTEBOOK.total, result.failed
+    if mode == "plain":  # any ValueError earns the argument checks
+        assert result.score == NOTEBOOK.total, result.failed
+
+
+def test_argument_errors_weigh_at_most_15_percent():
+    errors = sum(points for cell, points in TEST_POINTS.items() if cell.endswith("_errors"))
+    assert 0 < errors <= 0.15 * NOTEBOOK.total
+
+
 def test_enough_bugs_cover_every_test_cell():
     assert len(BUGS) >= 30
     assert set().union(*(b.must_fail for b in BUGS.values())) == set(TEST_POINTS)

@@ -27,7 +27,6 @@ from ..grading import (
     call_student_torch,
     describe_call,
     describe_value,
-    expect_error,
     random_conv1d_case,
     random_conv2d_case,
     random_pool_case,
@@ -39,8 +38,10 @@ from ._common import (
     _assert_close,
     _check_cases,
     _checker,
+    _expect_argument_error,
     _names_replaced,
     _namespace,
+    _print_advice,
     _report,
     _student_lines_run,
     hidden_rng,
@@ -1705,7 +1706,11 @@ def check_backward_errors(
     layer: str = "conv2d",
     cases: str = "visible",
 ) -> None:
-    """Check ``backward`` raises ValueError naming dout or the cache: a dout of the wrong shape, a cache from ``other_forward`` (another layer)."""
+    """Check ``backward`` raises ValueError for a dout of the wrong shape or a cache from ``other_forward`` (another layer).
+
+    Any ValueError earns the points; a message that does not name ``dout`` or ``cache`` is
+    printed as advice.
+    """
     if layer not in BACKWARD_LAYERS:
         raise ValueError(f"layer must be one of {BACKWARD_LAYERS}, got {layer!r}")
     cases = _check_cases(cases)
@@ -1720,6 +1725,7 @@ def check_backward_errors(
     other_args, other_kwargs, _ = _layer_call(others[layer], x)
     name = f"{layer}_forward"
     count = 0
+    advice: list[str | None] = []
 
     def cache_of(fn: Callable, exercise: str, call_args: tuple, call_kwargs: dict) -> Any:
         described = describe_call(exercise, *call_args, **call_kwargs)
@@ -1739,37 +1745,44 @@ def check_backward_errors(
     for wrong in wrong_shapes:
         if wrong == shape:
             continue
-        expect_error(
-            backward,
-            np.ones(wrong),
-            cache,
-            because=f"dout has shape {wrong} but the forward output has shape {shape}",
-            mentions=("dout",),
-            exercise=f"{layer}_backward",
+        advice.append(
+            _expect_argument_error(
+                backward,
+                np.ones(wrong),
+                cache,
+                because=f"dout has shape {wrong} but the forward output has shape {shape}",
+                mentions=("dout",),
+                exercise=f"{layer}_backward",
+            )
         )
         count += 1
     if cases == "visible" or layer in ("relu", "conv2d"):
         other = cache_of(other_forward, f"{others[layer]}_forward", other_args, other_kwargs)
-        expect_error(
-            backward,
-            np.ones(shape),
-            other,
-            because=f"the cache comes from {others[layer]}_forward, not from {name}",
-            mentions=("cache",),
-            exercise=f"{layer}_backward",
+        advice.append(
+            _expect_argument_error(
+                backward,
+                np.ones(shape),
+                other,
+                because=f"the cache comes from {others[layer]}_forward, not from {name}",
+                mentions=("cache",),
+                exercise=f"{layer}_backward",
+            )
         )
         count += 1
     if cases == "hidden":
-        expect_error(
-            backward,
-            np.ones(shape),
-            "not a cache",
-            because="the cache is a string, not what the forward pass returned",
-            mentions=("cache",),
-            exercise=f"{layer}_backward",
+        advice.append(
+            _expect_argument_error(
+                backward,
+                np.ones(shape),
+                "not a cache",
+                because="the cache is a string, not what the forward pass returned",
+                mentions=("cache",),
+                exercise=f"{layer}_backward",
+            )
         )
         count += 1
     _report(f"{layer}_backward argument checks", count, cases)
+    _print_advice(advice)
 
 
 # --------------------------------------------------------------------------------------------
