@@ -143,6 +143,14 @@ BUGS = {
         ),
         fails="test_conv2d_errors",
     ),
+    "pool_windows: padding larger than half the kernel accepted": bug(
+        "pooling", ("if p < 0 or 2 * p > k:", "if p < 0:"), fails="test_pool2d_errors"
+    ),
+    "conv2d_parameters: groups that do not divide the channels accepted": bug(
+        "conv2d-parameters",
+        ("if groups < 1 or c_in % groups or c_out % groups:", "if groups < 1:"),
+        fails="test_part_e_errors",
+    ),
     # Part C
     "im2col_2d: rows in (kh, kw, c) order": bug(
         "im2col-2d",
@@ -357,6 +365,20 @@ BUGS = {
 @pytest.mark.parametrize("name", list(BUGS))
 def test_buggy_solution_loses_points(name):
     NOTEBOOK.assert_bug_loses_points(name, BUGS[name])
+
+
+@pytest.mark.parametrize("mode", ["plain", "none"])
+def test_right_mathematics_with_plain_errors_keeps_most_points(mode):
+    """A student whose functions are right but whose errors say only "bad input" (or who raises none)."""
+    result = NOTEBOOK.run(sources=NOTEBOOK.plain_errors_sources(mode))
+    assert result.score >= 0.85 * NOTEBOOK.total, result.failed
+    if mode == "plain":  # any ValueError earns the argument checks
+        assert result.score == NOTEBOOK.total, result.failed
+
+
+def test_argument_errors_weigh_at_most_15_percent():
+    errors = sum(points for cell, points in TEST_POINTS.items() if cell.endswith("_errors"))
+    assert 0 < errors <= 0.15 * NOTEBOOK.total
 
 
 def test_enough_bugs_cover_every_test_cell():
