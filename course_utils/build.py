@@ -96,11 +96,31 @@ def execute_lectures(
     return results
 
 
+def build_reading_site(
+    root: Path, lectures: list[LectureResult], progress: pipeline.Progress = print
+) -> tuple[Path | None, str]:
+    """Build the reading site from the executed lectures; return its index (None) and a status."""
+    from . import site
+
+    executed = [p for lecture in lectures for p in lecture.outputs if p.suffix == ".ipynb"]
+    start = time.perf_counter()
+    try:
+        index = site.build_site(root, executed, root / BUILD_DIR)
+    except Exception as exc:  # the rest of the build stands; the report says what failed
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        progress(f"site: FAILED: {message[-500:]}")
+        return None, f"FAILED: {message[-1000:]}"
+    seconds = time.perf_counter() - start
+    progress(f"site: ok ({seconds:.0f} s): {index.relative_to(root)}")
+    return index, f"ok ({seconds:.0f} s)"
+
+
 def write_report(
     root: Path,
     checks: list[pipeline.CheckResult],
     lectures: list[LectureResult],
     seconds: float,
+    site: tuple[Path | None, str] | None = None,
 ) -> Path:
     """Write _build/REPORT.md summarising the build and return its path."""
     lines = [
@@ -131,6 +151,14 @@ def write_report(
         lines.append(
             f"| {lecture.name} | {lecture.seconds:.1f} | {'ok' if lecture.ok else lecture.error} | {outputs} |"
         )
+    if site is not None:
+        index, status = site
+        lines += ["", "## Reading site", ""]
+        if index is not None:
+            link = index.relative_to(root / BUILD_DIR).as_posix()
+            lines.append(f"[{link}]({link}) ({status}; open it in a browser, no server needed)")
+        else:
+            lines.append(status)
     report = root / BUILD_DIR / "REPORT.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -150,13 +178,20 @@ def build(root: Path, jobs: int = 1, progress: pipeline.Progress = print) -> boo
         )
     progress("== executing lectures")
     lectures = execute_lectures(root, progress=progress)
-    report = write_report(root, checks, lectures, time.perf_counter() - start)
-    ok = all(item.ok for item in checks) and all(lecture.ok for lecture in lectures)
+    progress("== building the reading site (Jupyter Book) into _build/site")
+    site = build_reading_site(root, lectures, progress=progress)
+    report = write_report(root, checks, lectures, time.perf_counter() - start, site)
+    ok = (
+        all(item.ok for item in checks)
+        and all(lecture.ok for lecture in lectures)
+        and site[0] is not None
+    )
     progress("")
     progress(f"{'BUILD OK' if ok else 'BUILD FAILED'} in {time.perf_counter() - start:.0f} s")
     progress(f"  report:            {report.relative_to(root)}")
     progress(f"  student notebooks: {pipeline.RELEASE_DIR}/ (commit them)")
     progress(f"  executed lectures: {BUILD_DIR}/{LECTURES_DIR}/*.ipynb, *.html, *.slides.html")
+    progress(f"  reading site:      {BUILD_DIR}/site/index.html (works offline)")
     progress(f"  grading logs:      {pipeline.LOG_DIR}/check/")
     return ok
 

@@ -192,14 +192,14 @@ def _control_html(model_name: str, state: dict) -> str:
             chosen = labels[index] if isinstance(index, int) and index < len(labels) else ""
         body = f"<b>{html.escape(str(chosen))}</b>"
     elif model_name in ("HTMLModel", "HTMLMathModel"):
-        return f'<div class="course-static-widget">{label}{state.get("value", "")}</div>'
+        return f'<div class="course-static-widget tex2jax_process">{label}{state.get("value", "")}</div>'
     elif model_name in ("ButtonModel",):
-        return f'<div class="course-static-widget"><button disabled>{description}</button></div>'
+        return f'<div class="course-static-widget tex2jax_process"><button disabled>{description}</button></div>'
     elif "value" in state and not isinstance(state["value"], dict):
         body = html.escape(str(state["value"]))
     else:
         return ""
-    return f'<div class="course-static-widget">{label}{body}</div>'
+    return f'<div class="course-static-widget tex2jax_process">{label}{body}</div>'
 
 
 def _widget_outputs(model_id: str, models: dict, seen: set[str]) -> list[dict]:

@@ -1,0 +1,175 @@
+"""The reading site: a Jupyter Book 1.x (Sphinx) site of the executed lectures and released assignments.
+
+``build_site(root, lectures)`` lays out a book source in ``_build/site_src`` (the executed
+lectures with their widgets made static, the student assignments, a table of contents in course
+order, the local MathJax 3) and builds it with Sphinx, offline, into ``_build/site``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import offline
+from .notebooks import read_notebook, static_widgets
+
+SOURCE_DIR = "site_src"
+SITE_DIR = "site"
+ASSIGNMENTS_DIR = "assignments"
+TITLE = "Convolutional Neural Networks"
+SITE_TIMEOUT_S = 900
+
+INTRO = """# {title}
+
+A self-paced reading of the course: the lectures with every output computed, and the
+assignments as students receive them.
+
+Figures and numbers on these pages were computed when the site was built. The interactive
+widgets show their first state here; to move their controls, open the lecture in JupyterLab
+(`./course.sh lab`, or `jupyter lab lectures/`) and run its cells. To work on an assignment,
+open its notebook in JupyterLab from the `assignments/` folder.
+
+Use the search box (top left) to find a term in every lecture and assignment.
+"""
+
+
+def _config() -> str:
+    """Return the book's ``_config.yml`` (JSON is valid YAML): no execution, no remote assets."""
+    # Sphinx marks math with the "math" class; notebook outputs (widgets' static state) may hold
+    # TeX too; everything else is left alone, as in Jupyter Book's own default.
+    mathjax_settings = {
+        **offline.MATHJAX_SETTINGS,
+        "options": {"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area"},
+    }
+    config = {
+        "title": TITLE,
+        "author": "The course team",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"]},
+        "html": {"use_repository_button": False, "use_issues_button": False},
+        "launch_buttons": {"notebook_interface": "jupyterlab", "thebe": False, "binderhub_url": ""},
+        "sphinx": {
+            "config": {
+                "html_static_path": ["_static"],
+                "mathjax_path": f"{offline.MATHJAX_DIR}/{offline.MATHJAX_SCRIPT}",
+                "mathjax3_config": mathjax_settings,
+                "nb_ipywidgets_js": {},
+                # $$...$$ inside a paragraph is display math, as in JupyterLab.
+                "myst_dmath_double_inline": True,
+                "html_show_sourcelink": False,
+                "html_theme_options": {"use_download_button": False},
+                "html_context": {"default_mode": "light"},
+            }
+        },
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def _toc(lectures: list[str], assignments: list[str]) -> str:
+    """Return the book's ``_toc.yml``: the introduction, then lectures and assignments in order."""
+    toc = {
+        "format": "jb-book",
+        "root": "intro",
+        "parts": [
+            {"caption": "Lectures", "chapters": [{"file": name} for name in lectures]},
+            {"caption": "Assignments", "chapters": [{"file": name} for name in assignments]},
+        ],
+    }
+    return json.dumps(toc, indent=2) + "\n"
+
+
+def _write_notebook(notebook: nbformat.NotebookNode, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(static_widgets(notebook), target)
+
+
+def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -> Path:
+    """Lay out the book source in ``build_dir/site_src`` and return its folder."""
+    source = build_dir / SOURCE_DIR
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    lectures = []
+    for path in sorted(executed_lectures):
+        _write_notebook(read_notebook(path), source / "lectures" / path.name)
+        lectures.append(f"lectures/{path.stem}")
+    assignments = []
+    for path in sorted((root / ASSIGNMENTS_DIR).glob("*/*.ipynb")):
+        name = f"assignments/{path.parent.name}/{path.stem}"
+        _write_notebook(read_notebook(path), source / f"{name}.ipynb")
+        assignments.append(name)
+    offline.copy_assets(source / "_static")
+    shutil.rmtree(source / "_static" / offline.REVEAL_DIR)  # the site needs MathJax only
+    (source / "intro.md").write_text(INTRO.format(title=TITLE), encoding="utf-8")
+    (source / "_config.yml").write_text(_config(), encoding="utf-8")
+    (source / "_toc.yml").write_text(_toc(lectures, assignments), encoding="utf-8")
+    return source
+
+
+def build_site(root: Path, executed_lectures: list[Path], build_dir: Path | None = None) -> Path:
+    """Build the reading site into ``_build/site`` and return its ``index.html``.
+
+    Raises ``RuntimeError`` with the end of Sphinx's output when the build fails.
+    """
+    build_dir = build_dir or root / "_build"
+    source = prepare_source(root, executed_lectures, build_dir)
+    work = build_dir / "site_work"
+    shutil.rmtree(work, ignore_errors=True)
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book), "build", str(source), "--path-output", str(work), "--quiet"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=SITE_TIMEOUT_S, check=False
+    )
+    html = work / "_build" / "html"
+    if done.returncode != 0 or not (html / "index.html").is_file():
+        raise RuntimeError(
+            f"jupyter-book build failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}"
+        )
+    site = build_dir / SITE_DIR
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(html, site)
+    for page in site.rglob("*.html"):
+        page.write_text(clean_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+    shutil.rmtree(work, ignore_errors=True)
+    return site / "index.html"
+
+
+SCRIPT_SRC = re.compile(r'<script[^>]*\ssrc="([^"?]+)')
+# sphinx-thebe (always loaded by Jupyter Book) would fetch thebe from a CDN; the site runs no code.
+DROPPED_SCRIPT = ("THEBE_JS_URL", "sphinx-thebe.js")
+
+
+def clean_page(text: str) -> str:
+    """Return a built page without duplicate script tags (the Jupyter Book 1 / Sphinx 7 build
+    repeats some, loading MathJax twice) and without sphinx-thebe's CDN loader."""
+    kept, seen = [], set()
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("<script"):
+            if any(marker in stripped for marker in DROPPED_SCRIPT):
+                continue
+            match = SCRIPT_SRC.search(stripped)
+            key = match.group(1) if match else stripped
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(line)
+    return "".join(kept)
+
+
+def site_pages(site: Path) -> list[Path]:
+    """Return the content pages of a built site (not Sphinx's genindex/search helpers)."""
+    skipped = {"genindex.html", "search.html", "py-modindex.html"}
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if p.name not in skipped
+        and "_static" not in p.parts
+        and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")[:300]
+    )
