@@ -158,7 +158,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = (
     "Interactive in a running notebook: open this lecture in JupyterLab "
-    "(<code>./course.sh lab</code> or <code>jupyter lab</code>) and run its cells to move the "
+    "(<code>source .venv/bin/activate &amp;&amp; jupyter lab</code>) and run its cells to move the "
     "controls. This page shows the controls' first state."
 )
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -32,7 +32,7 @@ assignments as students receive them.
 
 Figures and numbers on these pages were computed when the site was built. The interactive
 widgets show their first state here; to move their controls, open the lecture in JupyterLab
-(`./course.sh lab`, or `jupyter lab lectures/`) and run its cells. To work on an assignment,
+(`source .venv/bin/activate && jupyter lab`) and run its cells. To work on an assignment,
 open its notebook in JupyterLab from the `assignments/` folder.
 
 Use the search box (top left) to find a term in every lecture and assignment.
