@@ -143,13 +143,6 @@ BUGS = {
         "def conv_output_size(n, k, stride=1, padding=0, dilation=1):\n    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1",
         "but should raise ValueError (stride must be >= 1)",
     ),
-    "size: vague error message": (
-        "conv_output_size errors",
-        "def conv_output_size(n, k, stride=1, padding=0, dilation=1):\n"
-        "    if stride < 1 or padding < 0 or dilation * (k - 1) + 1 > n + 2 * padding:\n"
-        "        raise ValueError('bad input')\n    return _sol['conv_output_size'](n, k, stride, padding, dilation)",
-        "should name the problem",
-    ),
     # same_padding
     "same: extra zero first": (
         "same_padding",
@@ -344,6 +337,21 @@ def test_checkers_name_the_bug(bug):
         for cases in ("visible", "hidden"):
             run_quietly(lambda cases=cases: CHECKS[check](function, cases))
     assert phrase in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("cases", ["visible", "hidden"])
+def test_a_vague_error_message_earns_the_points_with_advice(cases):
+    """Any ValueError passes an argument check; a message that names nothing is printed as advice."""
+    fn = variant(
+        "def conv_output_size(n, k, stride=1, padding=0, dilation=1):\n"
+        "    if stride < 1 or padding < 0 or dilation < 1 or dilation * (k - 1) + 1 > n + 2 * padding:\n"
+        "        raise ValueError('bad input')\n"
+        "    return _sol['conv_output_size'](n, k, stride, padding, dilation)"
+    )
+    output = run_quietly(lambda: checks.check_argument_errors(fn, "conv_output_size", cases))
+    assert f"{cases} cases passed" in output
+    assert "Advice" in output and "raised ValueError('bad input')" in output
+    assert "mention 'stride'" in output
 
 
 def test_failure_messages_name_the_call():

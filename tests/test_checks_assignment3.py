@@ -120,7 +120,7 @@ BUGS = {
     "relu: no cache check": (
         "relu_backward errors",
         "def relu_backward(dout, cache):\n    return np.asarray(dout) * (cache['x'] > 0)",
-        "mention 'dout'",
+        "should raise ValueError (the cache comes from conv2d_forward",
     ),
     "conv1d: not cropped": (
         "conv1d_backward",
