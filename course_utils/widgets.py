@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 CUSTOM = "custom"
+EXPLORER_FIGSIZE = (7.0, 2.8)  # inches: the explorer's diagram, sized for a slide
+PLAYGROUND_FIGSIZE = (5.6, 2.8)  # inches: the photo before and after filtering
 
 # slider name -> (label, smallest, largest by default)
 EXPLORER_SLIDERS = {
@@ -110,7 +112,7 @@ class ConvArithmeticExplorer:
         self.formula_label = widgets.HTMLMath()
         self.message_label = widgets.HTML()
         self.output = widgets.Output()
-        names = list(self.sliders)
+        names = [n for n in self.sliders if show_dilation or n != "dilation"]
         self.widget = widgets.VBox(
             [
                 self.dims_toggle,
@@ -235,10 +237,12 @@ class ConvArithmeticExplorer:
             return
         n, k, s, p, d = self._values()
         step = self.sliders["step"].value
+        # a fixed, slide-sized figure: the widget's static view must fit a 1280x720 slide
+        figure, ax = plt.subplots(figsize=EXPLORER_FIGSIZE, layout="constrained")
         if self.dims == 2:
-            figure = viz.draw_conv2d((n, n), k, s, p, d, step=step)
+            viz.draw_conv2d((n, n), k, s, p, d, step=step, ax=ax)
         else:
-            figure = viz.draw_conv1d(n, k, s, p, d, step=step)
+            viz.draw_conv1d(n, k, s, p, d, step=step, ax=ax)
         self.figure = figure
         _show_in(self.output, figure)
 
@@ -349,6 +353,7 @@ class FilterPlayground:
             else ""
         )
         self.figure = viz.plot_filter_bank(self.image, {name: spec}, ncols=2)
+        self.figure.set_size_inches(*PLAYGROUND_FIGSIZE)  # fits a slide below the controls
         _show_in(self.output, self.figure)
 
     def _repr_mimebundle_(self, **kwargs):
