@@ -6,6 +6,7 @@ bugs are in ``test_assignment<N>_bugs.py``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,21 @@ def test_written_answers_are_markdown_worth_two_points(assignment):
     answers = scored_notebook(assignment).written_answers()
     assert 2 <= len(answers) <= 3
     assert all(c.cell_type == "markdown" and nbgrader_meta(c)["points"] == 2 for c in answers)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_links_to_the_lectures_resolve(assignment):
+    """Every part links the lecture sections it builds on: ../../lectures/0N_name.ipynb[#anchor], all existing."""
+    notebook = scored_notebook(assignment)
+    text = "\n".join(c.source for c in notebook.source.cells if c.cell_type == "markdown")
+    links = re.findall(r"\]\((\.\./\.\./lectures/[^)#\s]+)(?:#([\w-]+))?\)", text)
+    assert len(links) >= 5
+    for target, anchor in links:
+        path = (notebook.path.parent / target).resolve()
+        assert path.is_file(), target
+        if anchor:
+            lecture = path.read_text(encoding="utf-8")
+            assert f'<a id=\\"{anchor}\\"></a>' in lecture, f"{target}#{anchor}"
+    parts = re.findall(r"^## Part [A-Z]: .*$", text, re.M)
+    builds_on = text.count("Builds on: ")
+    assert builds_on >= len(parts) - 2  # every part but the written answers (and ungraded timing)
