@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 CUSTOM = "custom"
-EXPLORER_FIGSIZE = (7.0, 2.8)  # inches: the explorer's diagram, sized for a slide
+EXPLORER_FIGSIZE = (6.5, 2.5)  # inches: the explorer's diagram, sized for a slide
 PLAYGROUND_FIGSIZE = (5.6, 2.8)  # inches: the photo before and after filtering
 
 # slider name -> (label, smallest, largest by default)
