@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ._common import TITLE_FONTSIZE, _check_axes
 
-CURVE_FIGSIZE = (9.0, 3.6)
+CURVE_FIGSIZE = (8.5, 3.0)
 
 
 def _check_curves(name: str, curves: object) -> dict[str, np.ndarray]:
