@@ -268,7 +268,9 @@ def _open_zip(source: Path | zipfile.Path) -> zipfile.Path:
     """Open a zip file on disk, or a zip stored inside another zip, as a browsable folder."""
     if isinstance(source, Path):
         return zipfile.Path(zipfile.ZipFile(source))
-    return zipfile.Path(zipfile.ZipFile(io.BytesIO(source.read_bytes())))
+    archive = zipfile.ZipFile(io.BytesIO(source.read_bytes()))
+    archive.filename = source.name  # a name for messages and sorting, as a file on disk has
+    return zipfile.Path(archive)
 
 
 def _entries(folder: Path | zipfile.Path) -> list[Path | zipfile.Path]:
@@ -308,7 +310,8 @@ def _submission_sources(folder: Path | zipfile.Path) -> dict[str, Path | zipfile
     return sources
 
 
-def _walk_notebooks(source: Path | zipfile.Path) -> list[Path | zipfile.Path]:
+def _walk_files(source: Path | zipfile.Path) -> list[Path | zipfile.Path]:
+    """Every file in a submission (folders and zips inside it searched), hidden files skipped."""
     found, pending = [], [source]
     while pending:
         current = pending.pop()
@@ -317,7 +320,7 @@ def _walk_notebooks(source: Path | zipfile.Path) -> list[Path | zipfile.Path]:
                 continue
             if child.is_dir():
                 pending.append(child)
-            elif child.name.endswith(".ipynb"):
+            else:
                 found.append(child)
     return sorted(found, key=lambda p: str(p))
 
@@ -349,7 +352,8 @@ def collect_submissions(
     ready, failures = [], []
     sources = _submission_sources(container)
     for student, source in sources.items():
-        notebooks = _walk_notebooks(source)
+        files = _walk_files(source)
+        notebooks = [f for f in files if f.name.endswith(".ipynb")]
         chosen: dict[str, Path | zipfile.Path] = {}
         for name in expected:
             exact = [nb for nb in notebooks if nb.name == name]
@@ -358,7 +362,7 @@ def collect_submissions(
             elif len(expected) == 1 and len(notebooks) == 1:
                 chosen[name] = notebooks[0]
         if not chosen:
-            found = ", ".join(nb.name for nb in notebooks) or "no notebook at all"
+            found = ", ".join(f.name for f in files[:5]) or "nothing"
             problem = f"no notebook named {', '.join(expected)} in the submission (found: {found})"
             failures.append(_unusable(root, assignment, student, problem, problem))
             continue
