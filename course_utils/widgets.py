@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 CUSTOM = "custom"
-EXPLORER_FIGSIZE = (6.5, 2.5)  # inches: the explorer's diagram, sized for a slide
-PLAYGROUND_FIGSIZE = (5.6, 2.8)  # inches: the photo before and after filtering
+EXPLORER_FIGSIZE = (6.0, 2.3)  # inches: the explorer's diagram, sized for a slide
+PLAYGROUND_FIGSIZE = (4.6, 2.3)  # inches: the photo before and after filtering
 
 # slider name -> (label, smallest, largest by default)
 EXPLORER_SLIDERS = {
