@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 import os
 import subprocess
 import time
@@ -218,6 +219,12 @@ def _widget_outputs(model_id: str, models: dict, seen: set[str]) -> list[dict]:
         for child in children:
             if isinstance(child, str) and child.startswith("IPY_MODEL_"):
                 outputs += _widget_outputs(child.removeprefix("IPY_MODEL_"), models, seen)
+        if name == "GridBoxModel" and outputs:  # a grid of controls (a kernel's cells) stays a grid
+            columns = max(1, round(math.sqrt(len(outputs))))
+            cells = "".join(o.get("data", {}).get("text/html", "") for o in _merge_html(outputs))
+            grid = f'<div style="display: grid; grid-template-columns: repeat({columns}, auto); width: fit-content; column-gap: 1em">{cells}</div>'
+            if all(list(o.get("data", {})) == ["text/html"] for o in outputs):
+                return [nbformat.v4.new_output("display_data", data={"text/html": grid})]
         return outputs
     control = _control_html(name, state)
     if not control:
