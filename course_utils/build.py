@@ -244,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m course_utils.build --check-slides LECTURE.ipynb ...``: the slide checker."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m course_utils.build", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.build",
+        description="Check lecture slides offline in headless Chromium at 1280x720.",
+    )
     parser.add_argument(
         "--check-slides",
         nargs="+",
