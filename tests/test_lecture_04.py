@@ -511,7 +511,13 @@ def test_setup_cell_is_the_first_code_cell(notebook):
 
 def test_no_notes_about_how_the_material_was_made(notebook):
     text = "\n".join(cell.source for cell in notebook.cells).lower()
-    for phrase in ("000_553a4c72af2ccffd", ".txt", "lost in extraction", "cannot download", "we cannot"):
+    for phrase in (
+        "000_553a4c72af2ccffd",
+        ".txt",
+        "lost in extraction",
+        "cannot download",
+        "we cannot",
+    ):
         assert phrase not in text, f"student-facing text mentions {phrase!r}"
 
 
