@@ -1,8 +1,11 @@
 """The grading pipeline on top of nbgrader: release, collect, autograde, check, export, feedback.
 
-Each nbgrader step runs in its own subprocess, one student at a time, so a submission that
-crashes its kernel, loops forever or is not even JSON fails alone and every other grade is
-recorded. Scores are read back through nbgrader's gradebook API.
+Students are graded in long-lived grading processes (:mod:`course_utils.grader`; one per job,
+or on a Dask cluster with :mod:`course_utils.cluster`), each student in a fresh sandboxed kernel,
+so a submission that crashes its kernel, loops forever or is not even JSON costs only itself
+(and a crash only the cell it happened in), and every other grade is recorded. Each student's
+latest outcome is kept (:func:`save_record`) so every export lists everyone; scores are read
+back through nbgrader's gradebook API.
 """
 
 from __future__ import annotations
