@@ -168,12 +168,15 @@ _MEASURE_SLIDE_JS = """(tolerance) => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
     if (!node.textContent.trim() || !parent || parent.closest(hiddenText)) continue;
+    // A folded answer: Chromium lays out a closed <details> body without showing it.
+    if (parent.closest('details:not([open])') && !parent.closest('summary')) continue;
     const range = document.createRange();
     range.selectNodeContents(node);
     for (const r of range.getClientRects()) if (r.width > 0 && r.height > 0) items.push([r, parent]);
   }
   for (const el of slide.querySelectorAll('img, svg, canvas, video, iframe, input, button, select')) {
     if (el.closest('aside.notes') || (el.parentElement && el.parentElement.closest('svg'))) continue;
+    if (el.closest('details:not([open])') && !el.closest('summary')) continue;
     const r = el.getBoundingClientRect();
     if (r.width > 0 && r.height > 0) items.push([r, el]);
   }

@@ -34,7 +34,6 @@ SLIDES_BEING_SPLIT = {
     "02_convolution_arithmetic_and_implementation",
     "03_training_convolutional_networks",
     "04_cnns_for_computer_vision",
-    "05_modern_convolutional_architectures",
 }
 
 pytestmark = [
