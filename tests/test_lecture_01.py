@@ -10,12 +10,13 @@ import re
 from collections import Counter
 from fractions import Fraction
 
+import lecture_structure as structure
 import numpy as np
 import pytest
 import torch
 
 from course_utils import arithmetic, reference
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/01_convolution_from_first_principles.ipynb"
 
@@ -56,7 +57,6 @@ DECK_PAGES = [
     *["Receptive Field"] * 6,
     "References",
 ]
-SLIDE_STARTS = ("slide", "subslide")
 
 F_SIGNAL = np.array([4, 3, 2, -5, 3, 5, 2, 5, 5, 6], dtype=float)
 BOX = np.full(3, 1 / 3)
@@ -276,7 +276,7 @@ def test_deck_page_count_is_right():
 def test_every_deck_page_has_a_heading(notebook):
     """Each deck title appears at least as often as the deck has pages with that title."""
     titles = Counter(
-        title for title, slide_type in _headings(notebook) if slide_type in SLIDE_STARTS
+        title for title, slide_type in _headings(notebook) if slide_type in structure.SLIDE_STARTS
     )
     missing = {t: n for t, n in Counter(DECK_PAGES).items() if titles[t] < n}
     assert not missing, f"pages without a (sub)slide heading: {missing}"
@@ -284,18 +284,17 @@ def test_every_deck_page_has_a_heading(notebook):
 
 def test_headings_follow_the_deck_order(notebook):
     """The headings walk through the deck's pages in order (self-check sections may follow)."""
-    titles = [title for title, slide_type in _headings(notebook) if slide_type in SLIDE_STARTS]
+    titles = [
+        title for title, slide_type in _headings(notebook) if slide_type in structure.SLIDE_STARTS
+    ]
     assert titles[: len(DECK_PAGES)] == DECK_PAGES
 
 
 def test_slide_sections(notebook):
     """Every cell has slideshow metadata; new topics are slides, build steps sub-slides."""
-    allowed = {"slide", "subslide", "fragment", "skip", "notes", "-"}
-    for index, cell in enumerate(notebook.cells):
-        assert cell.metadata.get("slideshow", {}).get("slide_type") in allowed, f"cell {index}"
+    structure.check_slide_metadata_and_unique_ids(notebook)
     slides = [title for title, slide_type in _headings(notebook) if slide_type == "slide"]
     assert len(slides) >= len(dict.fromkeys(DECK_PAGES))  # at least one per distinct slide title
-    assert notebook.cells[0].metadata.slideshow.slide_type == "slide"
 
 
 def test_credits_the_deck(notebook):
@@ -314,7 +313,7 @@ def test_no_notes_about_how_the_material_was_made(notebook):
 
 def test_every_mirrored_heading_carries_its_deck_page(notebook):
     """The i-th mirrored heading ends with (deck p. i), so the deck can be followed alongside."""
-    headings = [h for h in _headings(notebook, with_pages=True) if h[1] in SLIDE_STARTS]
+    headings = [h for h in _headings(notebook, with_pages=True) if h[1] in structure.SLIDE_STARTS]
     assert [page for _, _, page in headings[: len(DECK_PAGES)]] == list(
         range(1, len(DECK_PAGES) + 1)
     )
@@ -395,15 +394,6 @@ def test_errata_named_by_the_review(notebook):
     assert "**Pick A1" in text
 
 
-def test_self_check_answers_are_not_on_the_question_slide(notebook):
-    """The checking cells are skipped in the slides and fold their input in pages."""
-    for index, cell in enumerate(notebook.cells):
-        if "<details><summary>Answer</summary>" in cell.source:
-            check = notebook.cells[index + 1]
-            assert check.metadata.slideshow.slide_type == "skip"
-            assert "hide-input" in check.metadata.get("tags", [])
-
-
 def test_no_opaque_idioms(notebook):
     """No conv2d_backward(...)[0][0, 0] chains and no -(-n // s) ceilings in the code."""
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
@@ -411,32 +401,18 @@ def test_no_opaque_idioms(notebook):
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
-    """The course's set-up lines open the first code cell."""
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    lines = [line for line in first_code.source.splitlines() if line.strip()]
-    assert lines[:3] == [
-        "import numpy as np",
-        "import course_utils as cu",
-        "device = cu.setup(seed=0)",
-    ]
+    """The course's set-up lines open the first code cell, skipped in the slides."""
+    structure.check_setup_cell_first(notebook)
+
+
+def test_code_cells_are_slide_sized(notebook):
+    structure.check_code_cells_slide_sized(notebook)
 
 
 def test_self_check_with_hidden_answers(notebook):
-    """A self-check section with 4-6 questions, each answer in <details> and checked by code."""
-    titles = [title for title, _ in _headings(notebook)]
-    assert "Self-check" in titles
-    start = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("## Self-check"))
-    questions = [
-        i
-        for i, c in enumerate(notebook.cells[start:], start)
-        if "<details><summary>Answer</summary>" in c.source
-    ]
-    assert 4 <= len(questions) <= 6
-    for index in questions:
-        assert (
-            notebook.cells[index + 1].cell_type == "code"
-            and "assert" in notebook.cells[index + 1].source
-        )
+    """4-6 questions, each answer folded on its own sub-slide and checked by hidden code."""
+    assert "Self-check" in [title for title, _ in _headings(notebook)]
+    structure.check_self_check(notebook)
 
 
 def test_errata_are_marked(notebook):
@@ -446,7 +422,5 @@ def test_errata_are_marked(notebook):
 
 
 def test_notebook_is_clean(notebook):
-    """Committed without outputs, execution counts or volatile metadata; cell ids unique."""
-    assert volatile_parts(notebook) == []
-    ids = [cell.id for cell in notebook.cells]
-    assert len(ids) == len(set(ids))
+    """Committed without outputs, execution counts or volatile metadata (ids: test_slide_sections)."""
+    structure.check_committed_clean(notebook)

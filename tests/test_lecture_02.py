@@ -10,12 +10,13 @@ import itertools
 import math
 import re
 
+import lecture_structure as structure
 import numpy as np
 import pytest
 import torch
 
 from course_utils import arithmetic, reference
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/02_convolution_arithmetic_and_implementation.ipynb"
 ANCHORS = [
@@ -107,10 +108,7 @@ DECK_PAGES = [
     "References and additional readings",
 ]
 NOTE_PAGES = {"Questions", "Administrative"}
-SLIDE_STARTS = ("slide", "subslide")
 PAGE = re.compile(r"\s*\(deck p\. (\d+)\)$")
-SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
-SETUP_LINES = ["import numpy as np", "import course_utils as cu", "device = cu.setup(seed=0)"]
 
 X = np.array([1, 0, 2, 2, 3, 1], dtype=float)  # the deck's 1D input
 W = np.array([3, 2, 2], dtype=float)  # the deck's 1D kernel
@@ -461,18 +459,6 @@ def notebook(repo_root):
     return read_notebook(repo_root / NOTEBOOK)
 
 
-def _headings(notebook) -> list[str]:
-    """The first heading line of every markdown cell that starts a slide or subslide."""
-    found = []
-    for cell in notebook.cells:
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        if cell.cell_type == "markdown" and kind in SLIDE_STARTS:
-            match = re.search(r"^#{1,3} (.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                found.append(match.group(1).strip())
-    return found
-
-
 def test_notebook_credits_the_deck(notebook):
     first = notebook.cells[0].source
     for name in ("CS5242", "National University of Singapore", "Lee Hwee Kuan", "Wang Wei"):
@@ -480,15 +466,11 @@ def test_notebook_credits_the_deck(notebook):
 
 
 def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    for index, cell in enumerate(notebook.cells):
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        assert kind in SLIDE_TYPES, f"cell {index} has no valid slideshow.slide_type ({kind!r})"
-    ids = [cell.id for cell in notebook.cells]
-    assert len(set(ids)) == len(ids)
+    structure.check_slide_metadata_and_unique_ids(notebook)
 
 
 def test_every_deck_page_has_a_section_in_order(notebook):
-    headings = _headings(notebook)
+    headings = structure.slide_headings(notebook)
     position = 0
     for page in [p for p in DECK_PAGES if p not in NOTE_PAGES]:
         while position < len(headings) and not headings[position].lower().startswith(page.lower()):
@@ -501,7 +483,7 @@ def test_headings_carry_their_deck_pages(notebook):
     """Each page's first heading ends with (deck p. N) and starts with that page's title."""
     first_heading = {}
     order = []
-    for heading in _headings(notebook):
+    for heading in structure.slide_headings(notebook):
         match = PAGE.search(heading)
         if match:
             page = int(match.group(1))
@@ -515,7 +497,7 @@ def test_headings_carry_their_deck_pages(notebook):
 
 
 def test_deck_noise_is_a_note_not_a_slide(notebook):
-    headings = [PAGE.sub("", h) for h in _headings(notebook)]
+    headings = [PAGE.sub("", h) for h in structure.slide_headings(notebook)]
     assert not any(h.startswith(("Questions", "Administrative")) for h in headings)
     roadmap = next(c.source for c in notebook.cells if c.source.startswith("## Roadmap"))
     assert "pp. 2–3" in roadmap
@@ -549,16 +531,6 @@ def test_review_fixes_are_in_place(notebook):
     assert "location invariant" in notes.lower() and "location invariant" not in errata.lower()
 
 
-def test_self_check_checks_are_hidden_from_the_question_slides(notebook):
-    cells = notebook.cells
-    for index, cell in enumerate(cells):
-        if "<details><summary>Answer</summary>" in cell.source:
-            assert cell.metadata.slideshow.slide_type in SLIDE_STARTS, "one question per sub-slide"
-            check = cells[index + 1]
-            assert check.metadata.slideshow.slide_type == "skip"
-            assert "hide-input" in check.metadata.get("tags", [])
-
-
 def test_widgets_say_they_need_a_kernel(notebook):
     cells = notebook.cells
     index = next(i for i, c in enumerate(cells) if c.source.rstrip().endswith("explorer"))
@@ -566,27 +538,17 @@ def test_widgets_say_they_need_a_kernel(notebook):
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    lines = [line for line in first_code.source.splitlines() if line.strip()]
-    assert lines[:3] == SETUP_LINES
-    assert first_code.metadata["slideshow"]["slide_type"] == "skip"
+    structure.check_setup_cell_first(notebook)
+
+
+def test_code_cells_are_slide_sized(notebook):
+    """The deck's MNIST results table (23 lines of data) is the one longer cell."""
+    structure.check_code_cells_slide_sized(notebook, exempt=("MNIST_ERRORS = [",))
 
 
 def test_self_check_has_hidden_answers_each_checked_by_code(notebook):
-    cells = notebook.cells
-    start = next(
-        i
-        for i, c in enumerate(cells)
-        if c.cell_type == "markdown" and c.source.startswith("## Self-check")
-    )
-    questions = [
-        i
-        for i in range(start, len(cells))
-        if "<details><summary>Answer</summary>" in cells[i].source
-    ]
-    assert 4 <= len(questions) <= 6
-    for i in questions:
-        assert cells[i + 1].cell_type == "code" and "assert" in cells[i + 1].source
+    """4-6 questions, each answer folded on its own sub-slide and checked by hidden code."""
+    structure.check_self_check(notebook)
 
 
 def test_errata_and_widget_are_present(notebook):
@@ -596,4 +558,4 @@ def test_errata_and_widget_are_present(notebook):
 
 
 def test_notebook_is_committed_clean(notebook):
-    assert volatile_parts(notebook) == []
+    structure.check_committed_clean(notebook)
