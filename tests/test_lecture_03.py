@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import lecture_structure as structure
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import arithmetic, measure, models, reference
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/03_training_convolutional_networks.ipynb"
 F64 = torch.float64
@@ -98,9 +99,6 @@ DECK_PAGES = [
     "Compute attention on patches",
     "ViT for segmentation",
 ]
-SLIDE_STARTS = ("slide", "subslide")
-SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
-SETUP_LINES = ["import numpy as np", "import course_utils as cu", "device = cu.setup(seed=0)"]
 PAGE_RANGE = re.compile(r"\(deck pp?\. (\d+)(?:[–-](\d+))?\)")
 
 EXAMPLE = np.array(
@@ -407,17 +405,6 @@ def notebook(repo_root):
     return read_notebook(repo_root / NOTEBOOK)
 
 
-def _headings(notebook) -> list[str]:
-    found = []
-    for cell in notebook.cells:
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        if cell.cell_type == "markdown" and kind in SLIDE_STARTS:
-            match = re.search(r"^#{1,3} (.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                found.append(match.group(1).strip())
-    return found
-
-
 def test_deck_has_133_pages():
     assert len(DECK_PAGES) == 133
 
@@ -425,7 +412,7 @@ def test_deck_has_133_pages():
 def test_every_deck_page_has_a_section_in_order(notebook):
     covered: list[int] = []
     last_start = 0
-    for heading in _headings(notebook):
+    for heading in structure.slide_headings(notebook):
         match = PAGE_RANGE.search(heading)
         if not match:
             continue
@@ -451,24 +438,15 @@ def test_notebook_credits_the_deck_and_names_no_files(notebook):
 
 
 def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    for index, cell in enumerate(notebook.cells):
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        assert kind in SLIDE_TYPES, f"cell {index} has no valid slideshow.slide_type ({kind!r})"
-    ids = [cell.id for cell in notebook.cells]
-    assert len(set(ids)) == len(ids)
+    structure.check_slide_metadata_and_unique_ids(notebook)
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    lines = [line for line in first_code.source.splitlines() if line.strip()]
-    assert lines[:3] == SETUP_LINES
-    assert first_code.metadata["slideshow"]["slide_type"] == "skip"
+    structure.check_setup_cell_first(notebook)
 
 
 def test_code_cells_are_slide_sized(notebook):
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert len(cell.source.splitlines()) <= 20, cell.source[:80]
+    structure.check_code_cells_slide_sized(notebook, max_lines=20)
 
 
 def test_training_goes_through_the_shared_loop(notebook):
@@ -478,20 +456,8 @@ def test_training_goes_through_the_shared_loop(notebook):
 
 
 def test_self_check_has_hidden_answers_each_checked_by_code(notebook):
-    cells = notebook.cells
-    start = next(
-        i
-        for i, c in enumerate(cells)
-        if c.cell_type == "markdown" and c.source.startswith("## Self-check")
-    )
-    questions = [
-        i
-        for i in range(start, len(cells))
-        if "<details><summary>Answer</summary>" in cells[i].source
-    ]
-    assert 4 <= len(questions) <= 6
-    for i in questions:
-        assert cells[i + 1].cell_type == "code" and "assert" in cells[i + 1].source
+    """4-6 questions, each answer folded on its own sub-slide and checked by hidden code."""
+    structure.check_self_check(notebook)
 
 
 def test_errata_are_boxed_and_listed_at_the_end(notebook):
@@ -504,4 +470,4 @@ def test_errata_are_boxed_and_listed_at_the_end(notebook):
 
 
 def test_notebook_is_committed_clean(notebook):
-    assert volatile_parts(notebook) == []
+    structure.check_committed_clean(notebook)

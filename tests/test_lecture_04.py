@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import lecture_structure as structure
 import numpy as np
 import pytest
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils import arithmetic, augment, filters, measure, models, reference
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/04_cnns_for_computer_vision.ipynb"
 
@@ -148,9 +149,6 @@ DECK_PAGES = [
     "Summary",  # p. 122
     "Reading material & references",  # p. 123
 ]
-SLIDE_STARTS = ("slide", "subslide")
-SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
-SETUP_LINES = ["import numpy as np", "import course_utils as cu", "device = cu.setup(seed=0)"]
 
 IMAGE = np.array(
     [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], float
@@ -453,17 +451,6 @@ def notebook(repo_root):
     return read_notebook(repo_root / NOTEBOOK)
 
 
-def _slide_headings(notebook) -> list[str]:
-    found = []
-    for cell in notebook.cells:
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        if cell.cell_type == "markdown" and kind in SLIDE_STARTS:
-            match = re.search(r"^#{1,3} (.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                found.append(match.group(1).strip())
-    return found
-
-
 def test_notebook_credits_the_deck(notebook):
     first = " ".join(notebook.cells[0].source.split())
     for name in (
@@ -475,15 +462,11 @@ def test_notebook_credits_the_deck(notebook):
 
 
 def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    for index, cell in enumerate(notebook.cells):
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        assert kind in SLIDE_TYPES, f"cell {index} has no valid slideshow.slide_type ({kind!r})"
-    ids = [cell.id for cell in notebook.cells]
-    assert len(set(ids)) == len(ids)
+    structure.check_slide_metadata_and_unique_ids(notebook)
 
 
 def test_every_deck_page_has_a_section_in_order(notebook):
-    headings = _slide_headings(notebook)
+    headings = structure.slide_headings(notebook)
     position = 0
     for number, page in enumerate(DECK_PAGES, start=1):
         while position < len(headings) and not headings[position].lower().startswith(page.lower()):
@@ -497,16 +480,20 @@ def test_every_deck_page_has_a_section_in_order(notebook):
 
 def test_deck_page_numbers_increase(notebook):
     numbers = [
-        int(m) for h in _slide_headings(notebook) for m in re.findall(r"\(deck p\. (\d+)\)", h)
+        int(m)
+        for h in structure.slide_headings(notebook)
+        for m in re.findall(r"\(deck p\. (\d+)\)", h)
     ]
     assert numbers == sorted(numbers) and numbers[0] == 1 and numbers[-1] == len(DECK_PAGES)
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    lines = [line for line in first_code.source.splitlines() if line.strip()]
-    assert lines[:3] == SETUP_LINES
-    assert first_code.metadata["slideshow"]["slide_type"] == "skip"
+    structure.check_setup_cell_first(notebook)
+
+
+def test_code_cells_are_slide_sized(notebook):
+    """Allowance: a few worked examples run to 20 lines."""
+    structure.check_code_cells_slide_sized(notebook, max_lines=20)
 
 
 def test_no_notes_about_how_the_material_was_made(notebook):
@@ -522,20 +509,8 @@ def test_no_notes_about_how_the_material_was_made(notebook):
 
 
 def test_self_check_has_hidden_answers_each_checked_by_code(notebook):
-    cells = notebook.cells
-    start = next(
-        i
-        for i, c in enumerate(cells)
-        if c.cell_type == "markdown" and c.source.startswith("## Self-check")
-    )
-    questions = [
-        i
-        for i in range(start, len(cells))
-        if "<details><summary>Answer</summary>" in cells[i].source
-    ]
-    assert 4 <= len(questions) <= 6
-    for i in questions:
-        assert cells[i + 1].cell_type == "code" and "assert" in cells[i + 1].source
+    """4-6 questions, each answer folded on its own sub-slide and checked by hidden code."""
+    structure.check_self_check(notebook)
 
 
 def test_errata_are_boxed_and_listed_with_pages(notebook):
@@ -547,4 +522,4 @@ def test_errata_are_boxed_and_listed_with_pages(notebook):
 
 
 def test_notebook_is_committed_clean(notebook):
-    assert volatile_parts(notebook) == []
+    structure.check_committed_clean(notebook)
