@@ -8,8 +8,8 @@ The structure checks make sure a reader holding the deck finds every page, in or
 from __future__ import annotations
 
 import itertools
-import re
 
+import lecture_structure as structure
 import numpy as np
 import pytest
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils import arithmetic, measure, models
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/05_modern_convolutional_architectures.ipynb"
 IMAGENET = (1, 3, 224, 224)
@@ -73,9 +73,6 @@ DECK_PAGES = [
     "Practical matters",
     "Copyright and License",
 ]
-SLIDE_STARTS = ("slide", "subslide")
-SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
-SETUP_LINES = ["import numpy as np", "import course_utils as cu", "device = cu.setup(seed=0)"]
 RNG = np.random.default_rng(0)
 
 
@@ -341,23 +338,12 @@ def notebook(repo_root):
     return read_notebook(repo_root / NOTEBOOK)
 
 
-def _headings(notebook) -> list[str]:
-    found = []
-    for cell in notebook.cells:
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        if cell.cell_type == "markdown" and kind in SLIDE_STARTS:
-            match = re.search(r"^#{1,3} (.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                found.append(match.group(1).strip())
-    return found
-
-
 def test_deck_page_count():
     assert len(DECK_PAGES) == 55
 
 
 def test_every_deck_page_has_a_heading_with_its_page_in_order(notebook):
-    headings = _headings(notebook)
+    headings = structure.slide_headings(notebook)
     position = 0
     for page, title in enumerate(DECK_PAGES, start=1):
         while position < len(headings) and not (
@@ -378,41 +364,20 @@ def test_credits_the_deck_and_names_no_files(notebook):
 
 
 def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    for index, cell in enumerate(notebook.cells):
-        kind = cell.metadata.get("slideshow", {}).get("slide_type")
-        assert kind in SLIDE_TYPES, f"cell {index} has no valid slideshow.slide_type ({kind!r})"
-    ids = [cell.id for cell in notebook.cells]
-    assert len(set(ids)) == len(ids)
+    structure.check_slide_metadata_and_unique_ids(notebook)
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    lines = [line for line in first_code.source.splitlines() if line.strip()]
-    assert lines[:3] == SETUP_LINES
-    assert first_code.metadata["slideshow"]["slide_type"] == "skip"
+    structure.check_setup_cell_first(notebook)
 
 
 def test_code_cells_are_slide_sized(notebook):
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert len(cell.source.splitlines()) <= 18, cell.source[:80]
+    structure.check_code_cells_slide_sized(notebook)
 
 
 def test_self_check_has_hidden_answers_each_checked_by_code(notebook):
-    cells = notebook.cells
-    start = next(
-        i
-        for i, c in enumerate(cells)
-        if c.cell_type == "markdown" and c.source.startswith("## Self-check")
-    )
-    questions = [
-        i
-        for i in range(start, len(cells))
-        if "<details><summary>Answer</summary>" in cells[i].source
-    ]
-    assert 4 <= len(questions) <= 6
-    for i in questions:
-        assert cells[i + 1].cell_type == "code" and "assert" in cells[i + 1].source
+    """4-6 questions, each answer folded on its own sub-slide and checked by hidden code."""
+    structure.check_self_check(notebook)
 
 
 def test_errata_boxes_and_the_closing_list(notebook):
@@ -424,4 +389,4 @@ def test_errata_boxes_and_the_closing_list(notebook):
 
 
 def test_notebook_is_committed_clean(notebook):
-    assert volatile_parts(notebook) == []
+    structure.check_committed_clean(notebook)
