@@ -24,7 +24,12 @@ from ._common import (
     UNVISITED_COLOR,
     WINDOW_COLOR,
 )
-from .architectures import NORMALIZATIONS, draw_normalization_cubes, normalization_mask
+from .architectures import (
+    NORMALIZATIONS,
+    draw_inception_modules,
+    draw_normalization_cubes,
+    normalization_mask,
+)
 from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
 from .diagrams import (
     draw_conv1d,
@@ -60,6 +65,7 @@ __all__ = [
     "draw_conv2d",
     "draw_conv_volume",
     "draw_dilated_conv",
+    "draw_inception_modules",
     "draw_pooling",
     "draw_receptive_field",
     "draw_receptive_field_2d",
