@@ -9,7 +9,9 @@ Not a test file itself (no ``test_`` prefix): the test files import it, as they 
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import nbformat
 
@@ -37,13 +39,17 @@ def slide_headings(notebook: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def check_slide_metadata_and_unique_ids(notebook: nbformat.NotebookNode) -> None:
-    """Every cell has a valid ``slideshow.slide_type``; the first cell opens a slide; ids are unique."""
+def check_slide_metadata_and_unique_ids(notebook: nbformat.NotebookNode, path: str | Path) -> None:
+    """Every cell has a valid ``slideshow.slide_type``; the first cell opens a slide; ids are unique.
+
+    The ids are read from the file at ``path``: ``nbformat.read`` (hence ``read_notebook``)
+    silently replaces a duplicated id with a random one, so ``notebook`` cannot show duplicates.
+    """
     for index, cell in enumerate(notebook.cells):
         kind = _slide_type(cell)
         assert kind in SLIDE_TYPES, f"cell {index} has no valid slideshow.slide_type ({kind!r})"
     assert _slide_type(notebook.cells[0]) == "slide", "the first cell must open a slide"
-    ids = [cell.get("id") for cell in notebook.cells]
+    ids = [cell.get("id") for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]]
     assert None not in ids, "every cell needs an id"
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     assert not duplicates, f"cell ids used twice: {duplicates}"

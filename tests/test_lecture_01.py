@@ -290,9 +290,9 @@ def test_headings_follow_the_deck_order(notebook):
     assert titles[: len(DECK_PAGES)] == DECK_PAGES
 
 
-def test_slide_sections(notebook):
+def test_slide_sections(notebook, repo_root):
     """Every cell has slideshow metadata; new topics are slides, build steps sub-slides."""
-    structure.check_slide_metadata_and_unique_ids(notebook)
+    structure.check_slide_metadata_and_unique_ids(notebook, repo_root / NOTEBOOK)
     slides = [title for title, slide_type in _headings(notebook) if slide_type == "slide"]
     assert len(slides) >= len(dict.fromkeys(DECK_PAGES))  # at least one per distinct slide title
 

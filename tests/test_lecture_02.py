@@ -465,8 +465,8 @@ def test_notebook_credits_the_deck(notebook):
         assert name in first, f"the first cell must credit the deck: {name!r} is missing"
 
 
-def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    structure.check_slide_metadata_and_unique_ids(notebook)
+def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook, repo_root):
+    structure.check_slide_metadata_and_unique_ids(notebook, repo_root / NOTEBOOK)
 
 
 def test_every_deck_page_has_a_section_in_order(notebook):

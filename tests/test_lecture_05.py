@@ -363,8 +363,8 @@ def test_credits_the_deck_and_names_no_files(notebook):
         assert forbidden not in text
 
 
-def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook):
-    structure.check_slide_metadata_and_unique_ids(notebook)
+def test_every_cell_has_slideshow_metadata_and_a_unique_id(notebook, repo_root):
+    structure.check_slide_metadata_and_unique_ids(notebook, repo_root / NOTEBOOK)
 
 
 def test_setup_cell_is_the_first_code_cell(notebook):
