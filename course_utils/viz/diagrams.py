@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib import colormaps
@@ -54,6 +55,66 @@ from ._common import (
 )
 
 
+class _ConvGeometry(NamedTuple):
+    """A checked ``draw_conv1d``/``draw_conv2d`` call: one entry per axis in every tuple."""
+
+    x: np.ndarray | None  # the input's values; None when only its size was given
+    w: np.ndarray | None  # the kernel's values; None when only its size was given
+    size: tuple[int, ...]  # input length (n,) or shape (H, W)
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: list[tuple[int, int]]  # (before, after) zeros per axis
+    out: tuple[int, ...]  # output length (n_out,) or shape (out_H, out_W)
+    step: tuple[int, ...]  # the drawn output's position (i,) or (row, col)
+
+
+def _conv_geometry(x, w, stride, padding, dilation, step, ndim: int) -> _ConvGeometry:
+    """Check the arguments shared by draw_conv1d (``ndim=1``) and draw_conv2d (``ndim=2``).
+
+    Raises ``TypeError``/``ValueError`` naming the argument; returns sizes, paddings, the output
+    size and the position of output ``step`` (an int counts outputs row by row).
+    """
+    if ndim == 1:
+        x_values, n = _signal_1d("x", x)
+        w_values, k = _signal_1d("w", w)
+        size, kernel = (n,), (k,)
+        stride = (check_int("stride", stride, 1),)
+        dilation = (check_int("dilation", dilation, 1),)
+        if isinstance(padding, tuple | list):  # (before, after)
+            pads = [check_ints("padding", padding, 2, 0)]
+        else:
+            pads = [resolve_padding(padding, n, k, stride[0], dilation[0])]
+        axes = ("",)
+    else:
+        x_values, size = _grid_2d("x", x)
+        w_values, kernel = _grid_2d("w", w)
+        stride = check_ints("stride", stride, 2, 1)
+        dilation = check_ints("dilation", dilation, 2, 1)
+        pads = _paddings_2d(padding, size, kernel, stride, dilation)
+        axes = (" (rows)", " (columns)")
+    out = tuple(
+        _output_length(*axis)
+        for axis in zip(size, kernel, stride, pads, dilation, axes, strict=True)
+    )
+    if ndim == 1 or _is_int(step):
+        flat = check_int("step", step, 0)
+        total = int(np.prod(out))
+        if flat >= total:
+            where = f"the output length {total}" if ndim == 1 else f"the {total} outputs"
+            raise ValueError(f"step must be smaller than {where}, got {flat}")
+        position = tuple(int(i) for i in np.unravel_index(flat, out))
+    else:
+        position = check_ints("step", step, 2, 0)
+        if any(p >= o for p, o in zip(position, out, strict=True)):
+            raise ValueError(
+                f"step must lie inside the {out[0]}x{out[1]} output, got {tuple(position)}"
+            )
+    return _ConvGeometry(
+        x_values, w_values, size, kernel, stride, dilation, pads, out, tuple(position)
+    )
+
+
 def draw_conv1d(
     x: object,
     w: object,
@@ -75,18 +136,11 @@ def draw_conv1d(
     a pair ``(before, after)`` (e.g. ``(0, 1)``: one zero at the right end only), "valid",
     "same" or "full". Products are written kernel weight first, ``w·x``.
     """
-    x_values, n = _signal_1d("x", x)
-    w_values, k = _signal_1d("w", w)
-    stride = check_int("stride", stride, 1)
-    dilation = check_int("dilation", dilation, 1)
-    if isinstance(padding, tuple | list):
-        before, after = check_ints("padding", padding, 2, 0)
-    else:
-        before, after = resolve_padding(padding, n, k, stride, dilation)
-    n_out = _output_length(n, k, stride, (before, after), dilation)
-    step = check_int("step", step, 0)
-    if step >= n_out:
-        raise ValueError(f"step must be smaller than the output length {n_out}, got {step}")
+    geometry = _conv_geometry(x, w, stride, padding, dilation, step, ndim=1)
+    x_values, w_values = geometry.x, geometry.w
+    (n,), (k,) = geometry.size, geometry.kernel
+    (stride,), (dilation,) = geometry.stride, geometry.dilation
+    ((before, after),), (n_out,), (step,) = geometry.pads, geometry.out, geometry.step
     with_values = show_values and x_values is not None and w_values is not None
     span = effective_kernel_size(k, dilation)
     length = before + n + after
@@ -202,22 +256,11 @@ def draw_conv2d(
     output grid and its size (for a slide that asks for them); ``mark_unvisited=True`` greys
     the input rows and columns that no window reaches.
     """
-    x_values, (h, wd) = _grid_2d("x", x)
-    w_values, (kh, kw) = _grid_2d("w", w)
-    stride = check_ints("stride", stride, 2, 1)
-    dilation = check_ints("dilation", dilation, 2, 1)
-    pads = _paddings_2d(padding, (h, wd), (kh, kw), stride, dilation)
-    out_h = _output_length(h, kh, stride[0], pads[0], dilation[0], " (rows)")
-    out_w = _output_length(wd, kw, stride[1], pads[1], dilation[1], " (columns)")
-    if _is_int(step):
-        flat = check_int("step", step, 0)
-        if flat >= out_h * out_w:
-            raise ValueError(f"step must be smaller than the {out_h * out_w} outputs, got {flat}")
-        row, col = divmod(flat, out_w)
-    else:
-        row, col = check_ints("step", step, 2, 0)
-        if row >= out_h or col >= out_w:
-            raise ValueError(f"step must lie inside the {out_h}x{out_w} output, got {(row, col)}")
+    geometry = _conv_geometry(x, w, stride, padding, dilation, step, ndim=2)
+    x_values, w_values = geometry.x, geometry.w
+    (h, wd), (kh, kw) = geometry.size, geometry.kernel
+    stride, dilation, pads = geometry.stride, geometry.dilation, geometry.pads
+    (out_h, out_w), (row, col) = geometry.out, geometry.step
     with_values = show_values and x_values is not None and w_values is not None
     (top, bottom), (left, right) = pads
     hp, wp = top + h + bottom, left + wd + right
