@@ -1,4 +1,4 @@
-"""Interactive lecture widgets (ipywidgets 8): a convolution-arithmetic explorer and a filter playground.
+"""Interactive lecture widgets (ipywidgets 8): convolution arithmetic, filters, dense blocks.
 
 Each widget is a small object: ``.widget`` is what Jupyter displays (the object also displays
 itself), and its state (``output_size``, ``formula``, ``result``, ...) is plain Python, so the
@@ -7,14 +7,17 @@ callbacks run headless and tests drive them by setting slider values.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from IPython import get_ipython
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from . import viz
+from . import measure, models, viz
 from .arithmetic import conv_output_size, effective_kernel_size
 from .filters import CLASSIC_KERNELS, GRADIENT_MAGNITUDE, apply_filter
 from .validation import check_array, check_int
@@ -22,9 +25,13 @@ from .validation import check_array, check_int
 __all__ = [
     "CLASSIC_KERNELS",
     "ConvArithmeticExplorer",
+    "DenseBlockCounts",
+    "DenseBlockExplorer",
     "FilterPlayground",
     "apply_filter",
     "conv_arithmetic_explorer",
+    "dense_block_counts",
+    "dense_block_explorer",
     "filter_playground",
 ]
 
@@ -363,3 +370,140 @@ class FilterPlayground:
 def filter_playground(image: object = None, *, kernel: str = "sharpen") -> FilterPlayground:
     """Return a :class:`FilterPlayground` on ``image`` (H, W) or (H, W, 3); default: the camera man."""
     return FilterPlayground(image, kernel)
+
+
+# ------------------------------------------------------------------ DenseNet explorer
+
+DENSE_FIGSIZE = (6.0, 2.2)  # inches: the parameters-per-layer bars, sized for a slide
+# slider name -> (label, smallest, largest, step, default)
+DENSE_SLIDERS = {
+    "num_layers": ("layers L", 1, 24, 1, 6),
+    "growth_rate": ("growth k", 4, 48, 4, 32),
+    "in_channels": ("input k0", 16, 256, 16, 64),
+}
+
+
+class DenseBlockCounts(NamedTuple):
+    """What a dense block and the transition layer after it hold, counted on built modules."""
+
+    channels_seen: list[int]  # input channels of layer 1..L: k0 + (l - 1) k
+    out_channels: int  # k0 + L k
+    layer_parameters: list[int]
+    parameters: int  # the whole block
+    transition_channels: int  # floor(compression * out_channels)
+    transition_parameters: int
+
+
+def dense_block_counts(
+    num_layers: int,
+    in_channels: int,
+    growth_rate: int,
+    bottleneck: bool = True,
+    compression: float = 0.5,
+) -> DenseBlockCounts:
+    """Channels and parameters of a dense block (N, k0, H, W) -> (N, k0 + L k, H, W) + transition.
+
+    The block and the transition layer are built (on the meta device: shapes only) with
+    :mod:`course_utils.models` and counted with :func:`course_utils.measure.parameter_count`.
+    """
+    check_int("num_layers", num_layers, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("growth_rate", growth_rate, 1)
+    with torch.device("meta"):
+        block = models.dense_block(num_layers, in_channels, growth_rate, bottleneck)
+        out_channels = in_channels + num_layers * growth_rate
+        after = models.transition(out_channels, compression)
+    layer_parameters = [measure.parameter_count(layer) for layer in block]
+    convs = [m for m in after.modules() if isinstance(m, torch.nn.Conv2d)]
+    return DenseBlockCounts(
+        channels_seen=[layer.new_features[0].num_features for layer in block],
+        out_channels=out_channels,
+        layer_parameters=layer_parameters,
+        parameters=measure.parameter_count(block),
+        transition_channels=convs[0].out_channels,
+        transition_parameters=measure.parameter_count(after),
+    )
+
+
+class DenseBlockExplorer:
+    """Sliders for a dense block's layers L, growth rate k and input channels k0, a bottleneck box.
+
+    Shows the channels each layer sees, the block's and the transition layer's output channels,
+    the parameter counts, and a bar per layer. ``counts`` (:class:`DenseBlockCounts`) and
+    ``summary`` (the text shown) are plain Python, so tests drive the explorer by its sliders.
+    """
+
+    def __init__(
+        self,
+        num_layers: int = 6,
+        growth_rate: int = 32,
+        in_channels: int = 64,
+        bottleneck: bool = True,
+    ) -> None:
+        start = {"num_layers": num_layers, "growth_rate": growth_rate, "in_channels": in_channels}
+        self.sliders: dict[str, widgets.IntSlider] = {}
+        for name, (label, low, high, step, _) in DENSE_SLIDERS.items():
+            value = check_int(name, start[name], low)
+            self.sliders[name] = widgets.IntSlider(
+                value=value,
+                min=low,
+                max=max(high, value),
+                step=step,
+                description=label,
+                continuous_update=False,
+                style={"description_width": "80px"},
+            )
+        if not isinstance(bottleneck, bool):
+            raise TypeError(f"bottleneck must be a bool, got {type(bottleneck).__name__}")
+        self.bottleneck_box = widgets.Checkbox(value=bottleneck, description="1x1 bottleneck (4k)")
+        self.summary_label = widgets.HTML()
+        self.output = widgets.Output()
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([*self.sliders.values(), self.bottleneck_box]),
+                self.summary_label,
+                self.output,
+            ]
+        )
+        self.counts: DenseBlockCounts | None = None
+        self.summary = ""
+        self.figure: Figure | None = None
+        for control in [*self.sliders.values(), self.bottleneck_box]:
+            control.observe(lambda change: self.update(), names="value")
+        self.update()
+
+    def update(self) -> None:
+        """Rebuild the block from the controls, recount and redraw."""
+        L, k, k0 = (self.sliders[name].value for name in DENSE_SLIDERS)
+        counts = dense_block_counts(L, k0, k, self.bottleneck_box.value)
+        self.counts = counts
+        seen = counts.channels_seen
+        listed = ", ".join(map(str, seen)) if L <= 8 else f"{seen[0]}, {seen[1]}, ..., {seen[-1]}"
+        self.summary = (
+            f"layer l sees k0 + (l-1)k channels: {listed}; the block outputs {counts.out_channels}, "
+            f"the transition layer {counts.transition_channels}. Parameters: block "
+            f"{counts.parameters:,}, transition {counts.transition_parameters:,}."
+        )
+        self.summary_label.value = self.summary
+        figure, ax = plt.subplots(figsize=DENSE_FIGSIZE, layout="constrained")
+        ax.bar(
+            range(1, L + 1),
+            counts.layer_parameters,
+            color=viz.KERNEL_COLOR,
+            edgecolor=viz.EDGE_COLOR,
+        )
+        ax.set_xlabel("layer l")
+        ax.set_ylabel("parameters")
+        ax.set_title(f"Parameters per layer (L = {L}, k = {k}, k0 = {k0})", fontsize=10)
+        self.figure = figure
+        _show_in(self.output, figure)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def dense_block_explorer(
+    num_layers: int = 6, growth_rate: int = 32, in_channels: int = 64, *, bottleneck: bool = True
+) -> DenseBlockExplorer:
+    """Return a :class:`DenseBlockExplorer`; the defaults are DenseNet-121's first block."""
+    return DenseBlockExplorer(num_layers, growth_rate, in_channels, bottleneck)

@@ -61,3 +61,61 @@ def test_inception_diagram_reads_the_channels_from_the_modules():
         viz.draw_inception_modules([])
     with pytest.raises(ValueError, match="titles"):
         viz.draw_inception_modules(modules, titles=["only one"])
+
+
+def test_residual_diagram_rows_follow_the_blocks_layers():
+    unit = models.ResidualUnit(16, 16)
+    texts = _texts(viz.draw_residual_blocks({"unit": unit}, group=False))
+    assert texts.count("3x3 conv\n16→16") == 2 and texts.count("BN") == 2
+    assert texts.count("ReLU") == 2 and "+" in texts and "identity x" in texts and "F(x)" in texts
+    steps = dict(models.convnext_step_blocks(96))
+    blocks = {"ResNet": steps["ResNet bottleneck"], "ConvNeXt": steps["BN -> LN"]}
+    fig = viz.draw_residual_blocks(blocks, title="two blocks")
+    texts = _texts(fig)
+    assert fig._suptitle.get_text() == "two blocks" and {"ResNet", "ConvNeXt"} <= set(texts)
+    assert "1x1 conv\n96→24\nBN, ReLU" in texts and "1x1 conv\n24→96\nBN" in texts
+    assert "7x7 depthwise\nconv, 96\nLN" in texts and "1x1 conv\n96→384\nGELU" in texts
+    assert "1x1 conv\n384→96" in texts and texts.count("+") == 2
+    plain = viz.draw_residual_blocks({"plain": models.ResidualUnit(8, 8, residual=False)})
+    assert "+" not in _texts(plain)
+    with pytest.raises(ValueError, match="blocks"):
+        viz.draw_residual_blocks({})
+    with pytest.raises(TypeError, match="residual block"):
+        viz.draw_residual_blocks({"conv": nn.Conv2d(3, 3, 3)})
+
+
+def test_dense_block_diagram_counts_the_channels_each_layer_sees():
+    block = models.dense_block(5, 8, 4, bottleneck=False)
+    fig = viz.draw_dense_block(block, models.transition(28))
+    texts = _texts(fig)
+    for ell in range(1, 6):
+        assert f"layer {ell}\nsees {8 + (ell - 1) * 4}\nadds 4" in texts
+    assert "transition\n28→14 ch.\nH, W halved" in texts and "input\nk0 = 8" in texts
+    assert "15 connections" in fig._suptitle.get_text()
+    arrows = [child for child in fig.axes[0].get_children() if hasattr(child, "arrow_patch")]
+    assert len(arrows) == 6 * 7 // 2  # every box feeds every later one: 5 layers + transition
+    with pytest.raises(ValueError, match="transition expects 16"):
+        viz.draw_dense_block(block, models.transition(16))
+    with pytest.raises(TypeError, match="DenseLayer"):
+        viz.draw_dense_block(nn.Sequential(nn.Conv2d(3, 3, 3)))
+    with pytest.raises(TypeError, match="block"):
+        viz.draw_dense_block(nn.Conv2d(3, 3, 3))
+
+
+def test_se_diagram_carries_the_shapes():
+    fig = viz.draw_se_block(models.SqueezeExcitation(256, 16), height=56, width=56)
+    texts = _texts(fig)
+    assert "r = 16" in fig._suptitle.get_text()
+    assert "FC\n256→16" in texts and "FC\n16→256" in texts and "sigmoid" in texts
+    assert texts.count("(C, H, W)\n(256, 56, 56)") == 2 and "(C/r,)\n(16,)" in texts
+    assert "(C,)\n(256,)" in texts and "s: (C,)\n(256,)" in texts
+    with pytest.raises(ValueError, match="height"):
+        viz.draw_se_block(models.SqueezeExcitation(8, 2), height=0, width=4)
+    with pytest.raises(TypeError, match="SqueezeExcitation"):
+        viz.draw_se_block(nn.ReLU(), 4, 4)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")

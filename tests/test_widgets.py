@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_utils import filters, reference, widgets
+from course_utils import filters, measure, models, reference, widgets
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.random((20, 24))
@@ -236,3 +236,42 @@ def test_playground_accepts_rgb_and_rejects_bad_images():
         widgets.FilterPlayground(RNG.random((10, 12, 4)))
     with pytest.raises(ValueError, match="kernel must be one of"):
         widgets.FilterPlayground(IMAGE, kernel="blur")
+
+
+# --- dense block explorer ----------------------------------------------------------------------
+
+
+def test_dense_block_counts_match_the_built_modules():
+    counts = widgets.dense_block_counts(6, 64, 32)  # DenseNet-121's first block
+    assert counts.channels_seen == [64, 96, 128, 160, 192, 224] and counts.out_channels == 256
+    assert counts.parameters == measure.parameter_count(models.dense_block(6, 64, 32)) == 335_040
+    assert counts.layer_parameters[0] == 2 * 64 + 64 * 128 + 2 * 128 + 128 * 32 * 9
+    assert counts.transition_channels == 128
+    assert counts.transition_parameters == measure.parameter_count(models.transition(256))
+    plain = widgets.dense_block_counts(5, 8, 4, bottleneck=False)  # BN + 3x3 conv per layer
+    assert plain.layer_parameters == [2 * c + 9 * c * 4 for c in (8, 12, 16, 20, 24)]
+    with pytest.raises(ValueError, match="num_layers"):
+        widgets.dense_block_counts(0, 8, 4)
+    with pytest.raises(TypeError, match="growth_rate"):
+        widgets.dense_block_counts(2, 8, 4.5)
+
+
+def test_dense_block_explorer_recounts_when_a_slider_moves():
+    explorer = widgets.dense_block_explorer()
+    assert explorer.counts.parameters == 335_040 and "256" in explorer.summary
+    explorer.sliders["num_layers"].value = 16
+    explorer.sliders["growth_rate"].value = 12
+    explorer.sliders["in_channels"].value = 32
+    assert explorer.counts.out_channels == 32 + 16 * 12 == 224
+    assert explorer.counts.transition_channels == 112
+    built = measure.parameter_count(models.dense_block(16, 32, 12))
+    assert explorer.counts.parameters == built and f"{built:,}" in explorer.summary
+    explorer.bottleneck_box.value = False
+    assert explorer.counts.parameters == measure.parameter_count(
+        models.dense_block(16, 32, 12, bottleneck=False)
+    )
+    assert len(explorer.figure.axes[0].patches) == 16  # one bar per layer
+    with pytest.raises(ValueError, match="growth_rate"):
+        widgets.dense_block_explorer(growth_rate=2)
+    with pytest.raises(TypeError, match="bottleneck"):
+        widgets.dense_block_explorer(bottleneck=1)

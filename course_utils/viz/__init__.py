@@ -26,8 +26,11 @@ from ._common import (
 )
 from .architectures import (
     NORMALIZATIONS,
+    draw_dense_block,
     draw_inception_modules,
     draw_normalization_cubes,
+    draw_residual_blocks,
+    draw_se_block,
     normalization_mask,
 )
 from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
@@ -65,7 +68,10 @@ __all__ = [
     "draw_conv2d",
     "draw_conv_volume",
     "draw_dilated_conv",
+    "draw_dense_block",
     "draw_inception_modules",
+    "draw_residual_blocks",
+    "draw_se_block",
     "draw_pooling",
     "draw_receptive_field",
     "draw_receptive_field_2d",

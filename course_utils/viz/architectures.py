@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
+from ..validation import check_int
 from ._common import (
     EDGE_COLOR,
     HIGHLIGHT_COLOR,
@@ -321,4 +322,160 @@ def draw_inception_modules(
             path = [f"{index}-input", *names, f"{index}-concat"]
             arrows += _chain(path)
         _draw_graph(ax, boxes, arrows)
+    return fig
+
+
+def _row(
+    prefix: str, items: Sequence[tuple[str, str]], y: float, spacing: float, height: float = 0.62
+) -> dict[str, _Box]:
+    """Boxes ``prefix-0``, ``prefix-1``, ... for (text, kind) ``items``, left to right at height y."""
+    width = min(spacing - 0.15, 1.35)
+    return {
+        f"{prefix}-{i}": _Box(spacing * (i + 0.5), y, text, LAYER_COLORS[kind], width, height)
+        for i, (text, kind) in enumerate(items)
+    }
+
+
+def draw_residual_blocks(
+    blocks: dict[str, nn.Module], group: bool = True, title: str | None = None
+) -> Figure:
+    """He et al.'s residual unit, one row per block: its layers, the shortcut, the sum.
+
+    Each value of ``blocks`` is a residual block on (N, C, H, W) with a ``residual_function``
+    (:class:`~course_utils.models.ResidualUnit`, :class:`~course_utils.models.ModernizedBlock`);
+    the key is the row's name. With ``group`` a convolution shares its box with the norms and
+    activations after it (as in Liu et al.'s Figure 4); without, each layer has its own box.
+    """
+    if not isinstance(blocks, dict) or not 1 <= len(blocks) <= 3:
+        raise ValueError("blocks must be a dict of 1 to 3 named residual blocks")
+    rows = []
+    for name, block in blocks.items():
+        _check_module(f"blocks[{name!r}]", block, ["residual_function"], "a residual block")
+        c_in = _first_in_channels(block.residual_function)
+        items, c_out = _layer_boxes(block.residual_function, c_in, group)
+        residual = getattr(block, "residual", True)
+        shortcut = getattr(block, "shortcut", None)
+        identity = shortcut is None or isinstance(shortcut, nn.Identity)
+        after = [getattr(block, n, None) for n in ("relu", "final_activation")]
+        after = [
+            text
+            for m in after
+            if isinstance(m, nn.Module)
+            for text in _layer_boxes([m], c_out, group)[0]
+        ]
+        items = [(f"x\n{c_in} channels", "data"), *items]
+        items += [("+", "join")] if residual else []
+        items += [*after, (f"output\n{c_out} channels", "data")]
+        rows.append((name, items, residual, "identity x" if identity else "projection of x"))
+    spacing = 10.0 / max(len(items) for _, items, _, _ in rows)
+    row_height = 1.75 if len(rows) > 1 else 1.6
+    height = row_height * len(rows)
+    default = "Residual unit: the layers learn F(x), the shortcut adds x back"
+    fig, ax = _diagram_canvas(10.0, height, title or default)
+    for r, (name, items, residual, shortcut_text) in enumerate(rows):
+        y = height - row_height * (r + 0.62)
+        boxes = _row(str(r), items, y, spacing)
+        arrows = _chain(list(boxes))
+        notes = []
+        if residual:
+            plus = len(items) - len(after) - 2  # index of the "+" box
+            arrows.append(_Arrow(f"{r}-0", f"{r}-{plus}", HIGHLIGHT_COLOR, bar=0.55))
+            notes.append((spacing * (plus / 2 + 0.5), y + 0.72, shortcut_text))
+            notes.append((spacing * (plus / 2 + 0.5), y - 0.5, "F(x)"))
+        if len(rows) > 1:
+            ax.text(0.05, y + 0.8, name, ha="left", va="center", fontsize=11, fontweight="bold")
+        _draw_graph(ax, boxes, arrows, notes)
+    return fig
+
+
+def draw_dense_block(block: nn.Sequential, transition: nn.Module | None = None) -> Figure:
+    """Huang et al.'s Figure 1: a dense block, every layer fed by all earlier feature maps.
+
+    ``block`` is a :func:`~course_utils.models.dense_block` (N, k0, H, W) -> (N, k0 + L k, H, W);
+    each box says how many channels its layer sees (k0 + (l - 1) k) and adds (the growth rate
+    k). An optional ``transition`` (:func:`~course_utils.models.transition`) follows the block.
+    """
+    if not isinstance(block, nn.Sequential) or len(block) == 0:
+        raise TypeError(
+            f"block must be a non-empty dense block (nn.Sequential), got {type(block).__name__}"
+        )
+    items = []
+    channels = None
+    for index, layer in enumerate(block):
+        _check_module(f"block[{index}]", layer, ["new_features"], "a DenseLayer")
+        seen = _first_in_channels(layer.new_features)
+        if channels is not None and seen != channels:
+            raise ValueError(
+                f"block[{index}] sees {seen} channels, the layers before give {channels}"
+            )
+        growth = _layer_boxes(layer.new_features, seen, group=False)[1]
+        items.append((f"layer {index + 1}\nsees {seen}\nadds {growth}", "weights"))
+        channels = seen + growth
+    k0 = _first_in_channels(block[0].new_features)
+    layers = len(block)
+    if transition is not None:
+        _check_module("transition", transition, ["forward"], "a transition layer")
+        if _first_in_channels(transition) != channels:
+            raise ValueError(
+                f"transition expects {_first_in_channels(transition)} channels, the block gives {channels}"
+            )
+        pooled = _layer_boxes(transition, channels, group=False)[1]
+        items.append((f"transition\n{channels}→{pooled} ch.\nH, W halved", "pool"))
+    items = [(f"input\nk0 = {k0}", "data"), *items]
+    spacing = 10.0 / len(items)
+    height = 3.0
+    title = (
+        f"Dense block: {layers} layers, growth rate k = {growth}; layer l sees k0 + (l-1)k channels, "
+        f"{layers * (layers + 1) // 2} connections"
+    )
+    fig, ax = _diagram_canvas(10.0, height, title)
+    boxes = _row("n", items, height / 2, spacing, height=0.75)
+    colors = plt.get_cmap("tab10")
+    arrows = []
+    for source in range(len(items) - 1):
+        for target in range(source + 1, len(items)):
+            span = target - source
+            bend = 0.0 if span == 1 else (0.28 if source % 2 else -0.28)
+            arrows.append(_Arrow(f"n-{source}", f"n-{target}", colors(source % 10), bend))
+    _draw_graph(ax, boxes, arrows)
+    return fig
+
+
+def draw_se_block(block: nn.Module, height: int, width: int) -> Figure:
+    """Hu et al.'s Figure 1: squeeze (global pool), excite (FC, ReLU, FC, sigmoid), scale.
+
+    ``block`` is a :class:`~course_utils.models.SqueezeExcitation` on (N, C, H, W); under each
+    arrow, the shape it carries: (C, H, W) -> (C,) -> (C/r,) -> (C,), with the numbers for an
+    ``height`` x ``width`` map.
+    """
+    _check_module("block", block, ["excitation"], "a SqueezeExcitation block")
+    height, width = check_int("height", height, 1), check_int("width", width, 1)
+    channels = _first_in_channels(block.excitation)
+    hidden = next(m.out_features for m in block.excitation if isinstance(m, nn.Linear))
+    full = f"(C, H, W)\n({channels}, {height}, {width})"
+    shapes, size = [full, f"(C,)\n({channels},)"], channels
+    for layer in block.excitation:
+        size = getattr(layer, "out_features", size)
+        shapes.append(f"(C,)\n({size},)" if size == channels else f"(C/r,)\n({size},)")
+    shapes[-1] = shapes[-1].replace("(C,)", "s: (C,)")
+    shapes.append(full)
+    items = [
+        ("input x", "data"),
+        ("global\navg pool", "pool"),
+        *_layer_boxes(block.excitation, channels, group=False)[0],
+        ("scale\nx · s", "join"),
+        ("output", "data"),
+    ]
+    spacing, y = 10.0 / len(items), 0.95
+    title = (
+        f"Squeeze-and-Excitation block: C = {channels}, r = {channels / hidden:g}, "
+        f"on a {height} x {width} map"
+    )
+    fig, ax = _diagram_canvas(10.0, 2.2, title)
+    boxes = _row("se", items, y, spacing)
+    scale = f"se-{len(items) - 2}"
+    arrows = [*_chain(list(boxes)), _Arrow("se-0", scale, HIGHLIGHT_COLOR, bar=0.55)]
+    notes = [(spacing * (i + 1), y - 0.62, text) for i, text in enumerate(shapes)]
+    notes.append((spacing * (len(items) - 1) / 2, y + 0.72, "x, unchanged"))
+    _draw_graph(ax, boxes, arrows, notes)
     return fig
