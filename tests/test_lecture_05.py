@@ -8,6 +8,7 @@ The structure checks make sure a reader holding the deck finds every page, in or
 from __future__ import annotations
 
 import itertools
+import re
 
 import lecture_structure as structure
 import numpy as np
@@ -17,7 +18,7 @@ from scipy import signal
 from torch import nn
 from torch.nn import functional as F
 
-from course_utils import arithmetic, measure, models
+from course_utils import arithmetic, measure, models, widgets
 from course_utils.notebooks import read_notebook
 
 NOTEBOOK = "lectures/05_modern_convolutional_architectures.ipynb"
@@ -232,6 +233,17 @@ def test_densenet_growth_transitions_and_sizes():
     assert [round(s / 1e6, 1) for s in sizes] == [20.0, 44.5]
 
 
+def test_dense_block_explorer_numbers():
+    """p. 32 explorer: DenseNet-121's first block; doubling k costs x3.7, doubling L x2.4."""
+    counts = widgets.dense_block_counts(6, 64, 32)
+    assert counts.parameters == measure.parameter_count(models.dense_block(6, 64, 32)) == 335_040
+    assert (counts.out_channels, counts.transition_channels) == (256, 128)
+    wider = measure.parameter_count(models.dense_block(6, 64, 64))
+    deeper = measure.parameter_count(models.dense_block(12, 64, 32))
+    assert (round(wider / 335_040, 1), round(deeper / 335_040, 1)) == (3.7, 2.4)
+    assert widgets.dense_block_counts(12, 64, 32).parameters == deeper
+
+
 def test_se_resnet50_overhead_and_the_small_digit_net():
     """pp. 34-35: SE-ResNet-50 28.1 M (+2.53 M), MACs +0.07 %; the digit net 5,130 -> 5,830."""
     plain, se = _meta(models.resnet, 50), _meta(models.resnet, 50, se_reduction=16)
@@ -390,3 +402,29 @@ def test_errata_boxes_and_the_closing_list(notebook):
 
 def test_notebook_is_committed_clean(notebook):
     structure.check_committed_clean(notebook)
+
+
+# Each redrawn figure of the deck, the page whose section draws it (the call's nearest slide
+# heading above it names that page).
+FIGURE_PAGES = {
+    "cu.viz.draw_inception_modules(": 26,
+    'cu.viz.draw_residual_blocks({"residual unit"': 28,
+    "cu.viz.draw_dense_block(": 30,
+    "cu.widgets.dense_block_explorer(": 32,
+    "cu.viz.draw_se_block(": 35,
+    "cu.viz.draw_residual_blocks(pair": 50,
+    "cu.viz.draw_normalization_cubes(": 51,
+}
+
+
+def test_redrawn_figures_sit_on_their_deck_pages(notebook):
+    heading, pages = "", {}
+    for cell in notebook.cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        if cell.cell_type == "markdown" and kind in ("slide", "subslide"):
+            match = re.search(r"\(deck pp?\. (\d+)", cell.source)
+            heading = match.group(1) if match else heading
+        for call in FIGURE_PAGES:
+            if cell.cell_type == "code" and call in cell.source:
+                pages[call] = int(heading)
+    assert pages == FIGURE_PAGES
