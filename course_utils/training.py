@@ -24,6 +24,51 @@ from .device import get_device, seed_everything
 from .validation import check_int
 
 OPTIMIZERS = ("adam", "sgd")
+LIVE_REFRESH_S = 1.0  # a bar someone watches (terminal, notebook) redraws at most once a second
+LOG_REFRESH_S = 60.0  # a bar written to a file or pipe: once a minute, plus once per epoch
+
+
+class _DisplayLine:
+    """A write-only file for tqdm in a Jupyter kernel: the bar's latest state as ONE output.
+
+    tqdm redraws its line after a carriage return; on stdout an executed notebook (nbclient)
+    would store every redraw as an output of its own. Here the first redraw is displayed with a display id
+    and the later ones update that output in place: JupyterLab shows it live and nbclient
+    stores only its last state (plain text: no widget state, unlike ``tqdm.notebook``).
+    """
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+
+    def write(self, text: str) -> int:
+        line = text.split("\r")[-1].rstrip()
+        if line.strip():
+            from IPython.display import display
+
+            data = {"text/plain": line}
+            if self._handle is None:
+                self._handle = display(data, raw=True, display_id=True)
+            else:
+                self._handle.update(data, raw=True)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (JupyterLab, nbclient), without importing IPython."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _progress_output() -> tuple[Any, float]:
+    """Where the progress bar goes and its least interval between redraws, in seconds."""
+    if _in_jupyter_kernel():
+        return _DisplayLine(), LIVE_REFRESH_S
+    interactive = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+    return sys.stdout, LIVE_REFRESH_S if interactive else LOG_REFRESH_S
 
 
 @dataclass
@@ -134,7 +179,10 @@ def train(
     the mean cross-entropy; ``scheduler`` (optional) steps once per epoch. ``seed`` seeds torch
     before the first step (dropout, shuffling without a generator); ``max_steps`` stops early.
     The accuracy is recorded per epoch: on ``test_loader`` when given, else on the training
-    batches. ``progress`` shows one tqdm bar on stdout with the loss and the test accuracy.
+    batches. ``progress`` shows one tqdm bar (steps, rate, time left, and per epoch the loss and
+    the accuracy). In a Jupyter kernel it is one output updated in place, so an executed notebook
+    stores one line per run; on a terminal it redraws once a second; written to a file or pipe
+    once a minute and at the end of every epoch.
     """
     _check_model(model)
     epochs = check_int("epochs", epochs, 1)
@@ -165,13 +213,15 @@ def train(
 
     history = History()
     start = time.perf_counter()
+    output, refresh_s = _progress_output() if progress else (sys.stdout, LIVE_REFRESH_S)
     bar = tqdm(
         total=total,
         desc=description,
         unit="step",
-        file=sys.stdout,
+        file=output,
         disable=not progress,
-        mininterval=1.0,
+        mininterval=refresh_s,
+        maxinterval=max(refresh_s, 10.0),  # tqdm's monitor would otherwise redraw every 10 s
         ascii=True,
         dynamic_ncols=False,
         ncols=100,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -66,6 +68,80 @@ def test_train_rejects_bad_arguments(kwargs, message):
 def test_train_rejects_a_non_module():
     with pytest.raises(TypeError, match="model"):
         training.train(lambda x: x, [], progress=False)
+
+
+class _Clock:
+    """A fake ``time()`` for tqdm that a model moves on by one second per training step."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _OneSecondSteps(nn.Module):
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        self.clock.now += 1.0
+        return self.linear(inputs)
+
+
+def _toy_batches(steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    inputs = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    return [(inputs, (inputs[:, 0] > 0).long())] * steps
+
+
+def test_progress_written_to_a_pipe_redraws_about_once_a_minute(monkeypatch, capsys):
+    """3 epochs of 200 one-second steps (10 minutes): ~10 time-driven redraws, not 600 (stdout here is no TTY)."""
+    import tqdm.std
+
+    clock = _Clock()
+    monkeypatch.setattr(tqdm.std, "time", clock)
+    history = training.train(_OneSecondSteps(clock), _toy_batches(200), epochs=3, device="cpu")
+    assert history.steps == 600
+    text = capsys.readouterr().out
+    redraws = text.count("\r")  # tqdm starts every redraw with a carriage return
+    # the start, 600 s / 60 s, one per epoch (its loss and accuracy), the close: 15
+    assert redraws <= 15, f"{redraws} redraws stored for one run"
+    assert "600/600" in text and "train acc" in text.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_progress_in_an_executed_notebook_is_one_output(tmp_path):
+    """In a Jupyter kernel the bar is one display output updated in place: nbclient stores one line."""
+    import nbformat
+
+    from course_utils.notebooks import execute_notebook
+
+    source = (
+        "import time\n"
+        "import torch\n"
+        "from torch import nn\n"
+        "import course_utils as cu\n"
+        "\n"
+        "class Slow(nn.Linear):\n"
+        "    def forward(self, inputs):\n"
+        "        time.sleep(0.01)\n"
+        "        return super().forward(inputs)\n"
+        "\n"
+        "inputs = torch.randn(8, 4)\n"
+        "batches = [(inputs, (inputs[:, 0] > 0).long())] * 150\n"
+        "history = cu.training.train(Slow(4, 2), batches, epochs=2, device='cpu')\n"
+        "assert history.steps == 300"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(notebook, tmp_path / "progress.ipynb")
+    executed, seconds = execute_notebook(tmp_path / "progress.ipynb")
+    outputs = executed.cells[0].outputs
+    assert seconds > 0 and len(outputs) == 1, [o.output_type for o in outputs]
+    assert outputs[0].output_type == "display_data"
+    line = outputs[0].data["text/plain"]
+    assert "\n" not in line and "300/300" in line and "step/s" in line and "train acc" in line
 
 
 def test_parameter_count_and_multiply_adds_of_a_conv_layer():
