@@ -76,6 +76,12 @@ def test_residual_diagram_rows_follow_the_blocks_layers():
     assert "1x1 conv\n96→24\nBN, ReLU" in texts and "1x1 conv\n24→96\nBN" in texts
     assert "7x7 depthwise\nconv, 96\nLN" in texts and "1x1 conv\n96→384\nGELU" in texts
     assert "1x1 conv\n384→96" in texts and texts.count("+") == 2
+    ax = fig.axes[0]
+    pluses = {text.get_position() for text in ax.texts if text.get_text() == "+"}
+    shortcuts = [
+        a for a in ax.texts if hasattr(a, "arrow_patch") and a.arrow_patch.get_edgecolor()[0] > 0.8
+    ]
+    assert {a.xy for a in shortcuts} == pluses  # each shortcut ends at its row's sum
     plain = viz.draw_residual_blocks({"plain": models.ResidualUnit(8, 8, residual=False)})
     assert "+" not in _texts(plain)
     with pytest.raises(ValueError, match="blocks"):

@@ -138,8 +138,10 @@ def _draw_graph(
     arrows: Sequence[_Arrow],
     notes: Sequence[tuple[float, float, str]] = (),
 ) -> None:
-    """Draw rounded ``boxes`` (their text tagged with the box name as gid), ``arrows`` between
-    their edges and free ``notes`` (x, y, text) in smaller italics."""
+    """Draw rounded boxes, arrows between their edges, and free notes (x, y, text) in italics.
+
+    Each box's text carries the box's name as its gid, for tests and for finding it again.
+    """
     patches = {}
     for name, box in boxes.items():
         patch = FancyBboxPatch(
@@ -364,21 +366,21 @@ def draw_residual_blocks(
             for text in _layer_boxes([m], c_out, group)[0]
         ]
         items = [(f"x\n{c_in} channels", "data"), *items]
+        plus = len(items) if residual else None  # where the "+" box goes
         items += [("+", "join")] if residual else []
         items += [*after, (f"output\n{c_out} channels", "data")]
-        rows.append((name, items, residual, "identity x" if identity else "projection of x"))
+        rows.append((name, items, plus, "identity x" if identity else "projection of x"))
     spacing = 10.0 / max(len(items) for _, items, _, _ in rows)
     row_height = 1.75 if len(rows) > 1 else 1.6
     height = row_height * len(rows)
     default = "Residual unit: the layers learn F(x), the shortcut adds x back"
     fig, ax = _diagram_canvas(10.0, height, title or default)
-    for r, (name, items, residual, shortcut_text) in enumerate(rows):
+    for r, (name, items, plus, shortcut_text) in enumerate(rows):
         y = height - row_height * (r + 0.62)
         boxes = _row(str(r), items, y, spacing)
         arrows = _chain(list(boxes))
         notes = []
-        if residual:
-            plus = len(items) - len(after) - 2  # index of the "+" box
+        if plus is not None:
             arrows.append(_Arrow(f"{r}-0", f"{r}-{plus}", HIGHLIGHT_COLOR, bar=0.55))
             notes.append((spacing * (plus / 2 + 0.5), y + 0.72, shortcut_text))
             notes.append((spacing * (plus / 2 + 0.5), y - 0.5, "F(x)"))
