@@ -85,7 +85,7 @@ def draw_normalization_cubes(
 # drawn by :func:`_draw_graph`. The boxes' texts are read from the torch modules a lecture
 # builds (:func:`_layer_text`), so a picture cannot disagree with the network it shows.
 
-BOX_FONTSIZE = 9.5
+BOX_FONTSIZE = 10.5
 DIAGRAM_TITLE_FONTSIZE = 13
 TITLE_MARGIN = 0.55  # inches above the drawing for the figure title
 LAYER_COLORS = {
