@@ -371,7 +371,7 @@ def draw_residual_blocks(
         items += [*after, (f"output\n{c_out} channels", "data")]
         rows.append((name, items, plus, "identity x" if identity else "projection of x"))
     spacing = 10.0 / max(len(items) for _, items, _, _ in rows)
-    row_height = 1.75 if len(rows) > 1 else 1.6
+    row_height = {1: 1.6, 2: 1.75}.get(len(rows), 1.35)  # inches per row
     height = row_height * len(rows)
     default = "Residual unit: the layers learn F(x), the shortcut adds x back"
     fig, ax = _diagram_canvas(10.0, height, title or default)
@@ -383,7 +383,8 @@ def draw_residual_blocks(
         if plus is not None:
             arrows.append(_Arrow(f"{r}-0", f"{r}-{plus}", HIGHLIGHT_COLOR, bar=0.55))
             notes.append((spacing * (plus / 2 + 0.5), y + 0.72, shortcut_text))
-            notes.append((spacing * (plus / 2 + 0.5), y - 0.5, "F(x)"))
+            if len(rows) < 3:  # three rows leave no room under the boxes
+                notes.append((spacing * (plus / 2 + 0.5), y - 0.5, "F(x)"))
         if len(rows) > 1:
             ax.text(0.05, y + 0.8, name, ha="left", va="center", fontsize=11, fontweight="bold")
         _draw_graph(ax, boxes, arrows, notes)
