@@ -412,6 +412,7 @@ FIGURE_PAGES = {
     "cu.viz.draw_dense_block(": 30,
     "cu.widgets.dense_block_explorer(": 32,
     "cu.viz.draw_se_block(": 35,
+    "cu.viz.draw_residual_blocks(rows": 48,
     "cu.viz.draw_residual_blocks(pair": 50,
     "cu.viz.draw_normalization_cubes(": 51,
 }
