@@ -375,11 +375,11 @@ def filter_playground(image: object = None, *, kernel: str = "sharpen") -> Filte
 # ------------------------------------------------------------------ DenseNet explorer
 
 DENSE_FIGSIZE = (6.0, 2.2)  # inches: the parameters-per-layer bars, sized for a slide
-# slider name -> (label, smallest, largest, step, default)
+# slider name -> (label, smallest, largest, step)
 DENSE_SLIDERS = {
-    "num_layers": ("layers L", 1, 24, 1, 6),
-    "growth_rate": ("growth k", 4, 48, 4, 32),
-    "in_channels": ("input k0", 16, 256, 16, 64),
+    "num_layers": ("layers L", 1, 24, 1),
+    "growth_rate": ("growth k", 4, 48, 4),
+    "in_channels": ("input k0", 16, 256, 16),
 }
 
 
@@ -442,7 +442,7 @@ class DenseBlockExplorer:
     ) -> None:
         start = {"num_layers": num_layers, "growth_rate": growth_rate, "in_channels": in_channels}
         self.sliders: dict[str, widgets.IntSlider] = {}
-        for name, (label, low, high, step, _) in DENSE_SLIDERS.items():
+        for name, (label, low, high, step) in DENSE_SLIDERS.items():
             value = check_int(name, start[name], low)
             self.sliders[name] = widgets.IntSlider(
                 value=value,
