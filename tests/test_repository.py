@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -27,7 +28,8 @@ def test_source_notebooks_are_committed_clean(path):
     notebook = notebooks.read_notebook(path)
     problems = notebooks.volatile_parts(notebook)
     assert not problems, f"{path.name} carries outputs or volatile metadata: {problems[:5]}"
-    ids = [cell.get("id") for cell in notebook.cells]
+    # from the file itself: nbformat.read silently replaces a duplicated id with a new one
+    ids = [cell.get("id") for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
     assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: cell ids missing or duplicated"
 
 
