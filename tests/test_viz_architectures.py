@@ -125,3 +125,18 @@ def test_se_diagram_carries_the_shapes():
 def _close_figures():
     yield
     plt.close("all")
+
+
+def test_block_diagrams_fit_a_slide():
+    """Every block diagram is at most 10 x 4.5 inches (a 1280x720 slide holds about that)."""
+    steps = dict(models.convnext_step_blocks(32))
+    config = dict(in_channels=16, c1=4, c3_reduce=4, c3=8, c5_reduce=2, c5=4, pool_proj=4)
+    figures = [
+        viz.draw_inception_modules([models.Inception(**config)] * 3),
+        viz.draw_residual_blocks(dict(list(steps.items())[:3])),
+        viz.draw_dense_block(models.dense_block(8, 8, 4), models.transition(40)),
+        viz.draw_se_block(models.SqueezeExcitation(32, 4), 8, 8),
+    ]
+    for fig in figures:
+        width, height = fig.get_size_inches()
+        assert width <= 10 and height <= 4.5, fig._suptitle.get_text()

@@ -371,7 +371,7 @@ def draw_residual_blocks(
         items += [*after, (f"output\n{c_out} channels", "data")]
         rows.append((name, items, plus, "identity x" if identity else "projection of x"))
     spacing = 10.0 / max(len(items) for _, items, _, _ in rows)
-    row_height = {1: 1.6, 2: 1.75}.get(len(rows), 1.35)  # inches per row
+    row_height = {1: 1.6, 2: 1.75}.get(len(rows), 1.3)  # inches per row
     height = row_height * len(rows)
     default = "Residual unit: the layers learn F(x), the shortcut adds x back"
     fig, ax = _diagram_canvas(10.0, height, title or default)
