@@ -9,7 +9,12 @@ same class once per run below, each time in a fresh course and gradebook:
 * ``ours``: ``course autograde --jobs J`` (the default): long-lived grading processes
   (course_utils.grader), the kernel in the bubblewrap sandbox, every passed test re-run outside
   it with a secret seed, the integrity report;
+  every student's kernel and worker are forked in that student's own sandbox from a fork
+  server that did the imports once (course_utils.zygote), started while the previous student
+  is graded;
 * ``ours-1``: the same with one grading process (``--jobs 1``), for the scaling from 1 to 2;
+* ``ours-cold``: ``ours`` without the fork server (``COURSE_FORK_SERVER=0``): kernel and
+  worker each start a new sandboxed Python and import everything (before the fork server);
 * ``before``: the same protection with a new nbgrader process and a new verify process per
   student (how ``course autograde`` graded before the grading processes);
 * ``unprotected``: one nbgrader process per student, no sandbox, no re-run.
@@ -118,16 +123,21 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
         return seconds, results
     protected = run != "unprotected"
     setup = pipeline.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
+    cold = run in ("ours-cold", "before")
+    os.environ["COURSE_FORK_SERVER"] = "0" if cold else "1"
     start = time.perf_counter()
-    results = pipeline.autograde(
-        folder,
-        ASSIGNMENT,
-        students,
-        jobs=1 if run == "ours-1" else jobs,
-        progress=lambda _: None,
-        setup=setup,
-        persistent=run in ("ours", "ours-1"),
-    )
+    try:
+        results = pipeline.autograde(
+            folder,
+            ASSIGNMENT,
+            students,
+            jobs=1 if run == "ours-1" else jobs,
+            progress=lambda _: None,
+            setup=setup,
+            persistent=run in ("ours", "ours-1", "ours-cold"),
+        )
+    finally:
+        os.environ.pop("COURSE_FORK_SERVER")
     return time.perf_counter() - start, results
 
 
@@ -143,6 +153,14 @@ def _children_cpu() -> float:
 
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
+
+
+def _all_cpu() -> float:
+    """CPU seconds of this process and of its finished children (their own children included)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + _children_cpu()
 
 
 def _timed(step: str, table: dict, function, *args, **kwargs):
@@ -248,7 +266,7 @@ def main() -> None:
         "--runs",
         nargs="+",
         default=["nbgrader", "ours"],
-        choices=["nbgrader", "ours", "ours-1", "before", "unprotected"],
+        choices=["nbgrader", "ours", "ours-1", "ours-cold", "before", "unprotected"],
     )
     parser.add_argument("--single", action="store_true", help="also time one submission alone")
     parser.add_argument("--seed", type=int, default=1)
@@ -268,12 +286,14 @@ def main() -> None:
     for run in args.runs:
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
             kinds = make_course(Path(scratch), args.students)
+            cpu = _all_cpu()
             seconds[run], results = grade(Path(scratch), run, args.jobs, args.seed)
+            cpu = _all_cpu() - cpu
         cheats = [r for r, k in zip(results, kinds, strict=True) if k == "patch-checkers"]
         honest = [r for r, k in zip(results, kinds, strict=True) if k == "honest"]
         print(
             f"{run:12s} {seconds[run]:7.1f} s in all, {seconds[run] / args.students:5.2f} s per "
-            f"submission; honest {sorted({r.score for r in honest})}, patched checkers "
+            f"submission ({cpu / args.students:5.2f} CPU s); honest {sorted({r.score for r in honest})}, patched checkers "
             f"{sorted({r.score for r in cheats})}, flagged {sum(bool(r.flags) for r in results)}, "
             f"failed {sum(not r.ok for r in results)}",
             flush=True,

@@ -33,6 +33,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import IO, Any
 
+from . import zygote
 from .sandbox import Limits
 
 READY = "course-grader-ready"
@@ -121,6 +122,49 @@ def grade_in_process(
     root = Path(root).resolve()
     os.environ.update(pipeline._nbgrader_env(setup.env()))
     cpu_start = _cpu_seconds()
+    session = _take_session(setup)
+    if PRESTART:  # the next student's imports overlap this student's grading
+        prepare_next_session(setup)
+    zygote.CURRENT = session
+    try:
+        return _grade_in_session(root, assignment, student, setup, cell_timeout, timings, cpu_start)
+    finally:
+        zygote.CURRENT = None
+        if session is not None:
+            session.close()
+
+
+def _take_session(setup) -> zygote.SandboxSession | None:
+    """The student's sandbox session: the one started ahead of need when it fits, else a new one."""
+    global _spare
+    spare, _spare = _spare, None
+    if not setup.sandbox or not zygote.fork_server_enabled():
+        if spare is not None:
+            spare.close()
+        return None
+    if spare is not None and spare.limits == setup.limits and spare.alive():
+        return spare
+    if spare is not None:
+        spare.close()
+    return zygote.SandboxSession(setup.limits).start()
+
+
+def prepare_next_session(setup) -> None:
+    """Start the next student's session now (a spare), so that its imports overlap this one's grading."""
+    global _spare
+    if setup.sandbox and zygote.fork_server_enabled() and _spare is None:
+        with contextlib.suppress(Exception):  # only a head start: grading never depends on it
+            _spare = zygote.SandboxSession(setup.limits).start()
+
+
+_spare: zygote.SandboxSession | None = None
+# Whether grade_in_process starts the next student's session ahead of need (the serving process).
+PRESTART = False
+
+
+def _grade_in_session(root, assignment, student, setup, cell_timeout, timings, cpu_start):
+    from . import pipeline
+
     log_path = root / pipeline.LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -208,6 +252,8 @@ def serve(parent: int | None = None) -> int:
     from . import pipeline
 
     pipeline.VERIFY_IN_PROCESS = True
+    global PRESTART
+    PRESTART = True
     channel_out.write(json.dumps({"ready": READY, "pid": os.getpid()}) + "\n")
     channel_out.flush()
     for line in channel_in:

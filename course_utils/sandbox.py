@@ -192,12 +192,14 @@ def sandbox_command(
     limits: Limits | None = None,
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
+    as_init: bool = False,
 ) -> list[str]:
     """Return ``command`` wrapped in bubblewrap and prlimit (see the module docstring).
 
     ``writable`` folders are bound read-write at the same paths; ``cwd`` (one of them, or a
-    read-only folder) is the working directory inside. Raises :class:`SandboxUnavailable`
-    without bubblewrap.
+    read-only folder) is the working directory inside. ``as_init`` makes ``command`` the
+    sandbox's PID 1, which no process inside can kill (course_utils.zygote's fork server).
+    Raises :class:`SandboxUnavailable` without bubblewrap.
     """
     limits = limits or Limits.from_env()
     user = sandbox_user()
@@ -214,7 +216,7 @@ def sandbox_command(
             "--unshare-cgroup-try",
         ]
     )
-    args = [_bwrap(), *namespaces, "--die-with-parent"]
+    args = [_bwrap(), *namespaces, "--die-with-parent", *(["--as-pid-1"] if as_init else [])]
     readable = _readable_roots()
     writable = [Path(folder).resolve() for folder in writable]
     # a fresh /tmp first: the environment itself may live under /tmp (a CI checkout)
@@ -299,7 +301,15 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._private = Path(tempfile.mkdtemp(prefix="course-kernel-"))
+        from .zygote import current
+
+        # Inside the student's session (course_utils.zygote) when the grader started one:
+        # the kernel is forked there with its imports done; else in a sandbox of its own.
+        self._session = current()
+        if self._session is not None:
+            self._private = self._session.new_folder("kernel-")
+        else:
+            self._private = Path(tempfile.mkdtemp(prefix="course-kernel-"))
         self._scratch: Path | None = None
         self.transport = "ipc"
         self.ip = str(self._private / "kernel")
@@ -313,16 +323,29 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         self.kernel_spec.interrupt_mode = "message"
         launch = getattr(self, "_launch_args", {}) or {}
         folder = Path(launch.get("cwd") or os.getcwd())
-        self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-"))
+        env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        session = self._session if self._session is not None and self._session.alive() else None
+        if session is not None:
+            self._scratch = session.scratch  # a fresh copy of the submission for every kernel
+            for entry in list(self._scratch.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        else:
+            self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-"))
         shutil.copytree(folder, self._scratch, dirs_exist_ok=True, symlinks=False)
         give_to_sandbox(self._scratch)
         give_to_sandbox(self._private)
         launch["cwd"] = str(self._scratch)
+        if session is not None and "ipykernel_launcher" in command:
+            program = command[command.index("ipykernel_launcher") :]
+            return session.command("kernel", program, self._scratch, sandbox_env(env))
         return sandbox_command(
             command,
             writable=[self._private, self._scratch],
             cwd=self._scratch,
-            env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+            env=env,
         )
 
     def _kernel_arguments(self) -> list[str]:
@@ -339,7 +362,7 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if not restart:
+        if not restart and self._session is None:  # a session removes its own folders
             for folder in (self._private, self._scratch):
                 if folder is not None:
                     shutil.rmtree(folder, ignore_errors=True)

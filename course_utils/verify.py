@@ -34,7 +34,7 @@ from typing import Any
 
 from . import wire
 from .grading import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
-from .sandbox import Limits, give_to_sandbox, sandbox_command
+from .sandbox import Limits, give_to_sandbox, sandbox_command, sandbox_env
 
 TRUSTED_NAMES = {"cu": "course_utils", "np": "numpy", "math": "math"}
 _ERRORS = {
@@ -95,13 +95,28 @@ class WorkerClient:
         self.starts = 0
 
     def start(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="course-worker-"))
+        from .zygote import current
+
+        # In the student's session (course_utils.zygote), forked with its imports done, when
+        # the grader started one and it still runs; else in a sandbox of its own.
+        session = current() if self.sandbox else None
+        if session is not None:
+            self.folder = session.new_folder("worker-")
+        else:
+            self.folder = Path(tempfile.mkdtemp(prefix="course-worker-"))
         program = self.folder / "program.json"
         program.write_text(json.dumps({"cells": self.cells}), encoding="utf-8")
         give_to_sandbox(self.folder)
         command = [sys.executable, "-m", "course_utils.worker", str(program)]
         env = None
-        if self.sandbox:
+        if session is not None:
+            command = session.command(
+                "worker",
+                ["course_utils.worker", str(program)],
+                self.folder,
+                sandbox_env({"MPLBACKEND": "Agg"}),
+            )
+        elif self.sandbox:
             command = sandbox_command(
                 command,
                 writable=[self.folder],

@@ -29,6 +29,8 @@ FORGE = (
     "    except OSError:\n"
     "        pass\n"
 )
+# Kills the kernel's parent: the fork server of the student's session (course_utils.zygote).
+SABOTAGE = "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n    pass\n"
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +57,15 @@ def course(tmp_path_factory) -> Path:
     first = next(i for i, c in enumerate(forged.cells) if c.cell_type == "code")
     forged.cells.insert(first + 1, nbformat.v4.new_code_cell(FORGE))
     solution = nbformat.read(root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    for student, notebook in (("forger", forged), ("honest", solution)):
+    saboteur = copy.deepcopy(solution)
+    saboteur.cells.insert(first + 1, nbformat.v4.new_code_cell(SABOTAGE))
+    for student, notebook in (("forger", forged), ("honest", solution), ("saboteur", saboteur)):
         (root / "subs" / student).mkdir(parents=True)
         nbformat.write(notebook, root / "subs" / student / NOTEBOOK)
     ready, failures = pipeline.collect_submissions(
         root, ASSIGNMENT, root / "subs", progress=lambda _: None
     )
-    assert not failures and sorted(ready) == ["forger", "honest"]
+    assert not failures and sorted(ready) == ["forger", "honest", "saboteur"]
     return root
 
 
@@ -85,3 +89,15 @@ def test_a_grading_process_past_its_time_is_replaced(course, setup):
         again, _ = grader.grade(ASSIGNMENT, "honest", setup, None, timeout=900)
         assert grader.starts == 2
     assert again.ok and again.score == again.max_score > 0, again
+
+
+def test_a_cell_cannot_kill_the_fork_server(course, setup):
+    """Full marks when a cell tries to kill the session's fork server (the sandbox's init)."""
+    log = course / "logs" / "grader-sabotage.log"
+    with GraderProcess(course, log) as grader:
+        honest, _ = grader.grade(ASSIGNMENT, "honest", setup, None, 900)
+        sabotaged, _ = grader.grade(ASSIGNMENT, "saboteur", setup, None, 900)
+    assert honest.ok and honest.score == honest.max_score > 0, honest
+    assert sabotaged.ok and sabotaged.score == honest.score, sabotaged
+    if setup.sandbox:
+        assert "course-session-" in log.read_text()  # the kernels were forked in a session
