@@ -153,15 +153,27 @@ def serve(socket_path: str) -> int:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     _not_dumpable()
+    with contextlib.suppress(
+        Exception
+    ):  # and die with bubblewrap (dropping to `nobody` cleared it)
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(8)
     print(READY, flush=True)
     selector = selectors.DefaultSelector()
     selector.register(server, selectors.EVENT_READ)
+    selector.register(0, selectors.EVENT_READ)  # the session's pipe: closed when the grader ends
     children: dict[int, socket.socket] = {}  # pid -> the connection waiting for it
     while True:
         for key, _ in selector.select(timeout=0.05):
+            if key.fileobj == 0:
+                if not os.read(0, 4096):  # the grader is gone: so is this sandbox
+                    _kill_others()
+                    os._exit(0)
+                continue
             if key.fileobj is server:
                 connection, _ = server.accept()
                 selector.register(connection, selectors.EVENT_READ)
@@ -282,7 +294,7 @@ class SandboxSession:
         )
         self.process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # its end of the pipe closes with this process: so does the server
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -335,11 +347,14 @@ class SandboxSession:
     def close(self) -> None:
         """End the sandbox and everything in it; remove its folders."""
         if self.process is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # the server ends itself and its sandbox
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            for stream in (self.process.stdin, self.process.stdout):
+                with contextlib.suppress(OSError, AttributeError):
+                    stream.close()
             self.process = None
         for folder in (self.private, self.scratch):
             shutil.rmtree(folder, ignore_errors=True)

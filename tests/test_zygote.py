@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -118,3 +119,29 @@ def test_the_stand_in_takes_its_child_along_and_the_server_survives_its_children
         session.close()  # no server any more: the caller falls back to a plain sandbox
         late = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert late.wait(timeout=30) == 111  # no server: the caller falls back to a plain sandbox
+
+
+def test_the_sandbox_ends_when_its_grader_dies_without_closing_it(sandboxed):
+    owner = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os\nfrom course_utils.zygote import SandboxSession\n"
+            "s = SandboxSession().start()\nassert s.ready()\nprint(s.socket_path, flush=True)\n"
+            "os._exit(0)  # no close(): as a grading process killed mid-run\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    socket_path = owner.stdout.strip()
+    assert socket_path.endswith("zygote.sock"), owner.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(socket_path):
+        time.sleep(0.2)
+    assert not _running(socket_path), "the fork server outlived its grader"
+
+
+def _running(socket_path: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", socket_path], capture_output=True, text=True)
+    return bool(found.stdout.strip())
