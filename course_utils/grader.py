@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import zygote
-from .sandbox import Limits
+from .sandbox import Limits, end_process_group
 
 READY = "course-grader-ready"
 
@@ -426,12 +426,7 @@ class GraderProcess:
     def stop(self) -> None:
         """Kill the process and everything it started (the sandboxes die with it)."""
         if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout):
-                with contextlib.suppress(OSError, AttributeError):
-                    stream.close()
+            end_process_group(self.process)
             self.process = None
         if self._log is not None:
             self._log.close()

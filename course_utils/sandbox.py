@@ -19,11 +19,13 @@ of output bytes and of wall-clock time for the whole notebook, counted in the gr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -250,6 +252,16 @@ def sandbox_command(
             "--",
         ]
     return [*args, "--", *drop, *_limit_args(limits), *command]
+
+
+def end_process_group(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` and its process group (started with ``start_new_session``), reap it, close its pipes."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        with contextlib.suppress(OSError, AttributeError):
+            stream.close()
 
 
 def check_sandbox() -> None:

@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 
 from . import wire
 from .grading import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
-from .sandbox import Limits, give_to_sandbox, sandbox_command, sandbox_env
+from .sandbox import Limits, end_process_group, give_to_sandbox, sandbox_command, sandbox_env
 
 TRUSTED_NAMES = {"cu": "course_utils", "np": "numpy", "math": "math"}
 _ERRORS = {
@@ -143,12 +142,7 @@ class WorkerClient:
 
     def stop(self) -> None:
         if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout):
-                with contextlib.suppress(OSError):
-                    stream.close()
+            end_process_group(self.process)
             self.process = None
         if self.folder is not None:
             import shutil

@@ -349,12 +349,9 @@ class SandboxSession:
         if self.process is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()  # the server ends itself and its sandbox
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout):
-                with contextlib.suppress(OSError, AttributeError):
-                    stream.close()
+            from .sandbox import end_process_group
+
+            end_process_group(self.process)
             self.process = None
         for folder in (self.private, self.scratch):
             shutil.rmtree(folder, ignore_errors=True)
