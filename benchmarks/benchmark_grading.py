@@ -9,10 +9,12 @@ same class once per run below, each time in a fresh course and gradebook:
 * ``ours``: ``course autograde --jobs J`` (the default): long-lived grading processes
   (course_utils.grader), the kernel in the bubblewrap sandbox, every passed test re-run outside
   it with a secret seed, the integrity report;
-  every student's kernel and worker are forked in that student's own sandbox from a fork
-  server that did the imports once (course_utils.zygote), started while the previous student
-  is graded;
+  every student's kernel and worker are forked from the grading process's fork server, which
+  did the imports once (course_utils.zygote), each fork walled in on its own before the
+  student's code runs (course_utils.isolation; a root grader; otherwise as ``ours-per-student``);
 * ``ours-1``: the same with one grading process (``--jobs 1``), for the scaling from 1 to 2;
+* ``ours-per-student``: ``ours`` with a sandbox and a fork server of each student's own
+  (``COURSE_FORK_SERVER=per-student``), started while the previous student is graded;
 * ``ours-cold``: ``ours`` without the fork server (``COURSE_FORK_SERVER=0``): kernel and
   worker each start a new sandboxed Python and import everything (before the fork server);
 * ``before``: the same protection with a new nbgrader process and a new verify process per
@@ -123,8 +125,8 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
         return seconds, results
     protected = run != "unprotected"
     setup = pipeline.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
-    cold = run in ("ours-cold", "before")
-    os.environ["COURSE_FORK_SERVER"] = "0" if cold else "1"
+    mode = {"ours-cold": "0", "before": "0", "ours-per-student": "per-student"}.get(run, "1")
+    os.environ["COURSE_FORK_SERVER"] = mode
     start = time.perf_counter()
     try:
         results = pipeline.autograde(
@@ -134,7 +136,7 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
             jobs=1 if run == "ours-1" else jobs,
             progress=lambda _: None,
             setup=setup,
-            persistent=run in ("ours", "ours-1", "ours-cold"),
+            persistent=run in ("ours", "ours-1", "ours-cold", "ours-per-student"),
         )
     finally:
         os.environ.pop("COURSE_FORK_SERVER")
@@ -266,7 +268,15 @@ def main() -> None:
         "--runs",
         nargs="+",
         default=["nbgrader", "ours"],
-        choices=["nbgrader", "ours", "ours-1", "ours-cold", "before", "unprotected"],
+        choices=[
+            "nbgrader",
+            "ours",
+            "ours-1",
+            "ours-per-student",
+            "ours-cold",
+            "before",
+            "unprotected",
+        ],
     )
     parser.add_argument("--single", action="store_true", help="also time one submission alone")
     parser.add_argument("--seed", type=int, default=1)

@@ -134,14 +134,16 @@ def grade_in_process(
             session.close()
 
 
-def _take_session(setup) -> zygote.SandboxSession | None:
-    """The student's sandbox session: the one started ahead of need when it fits, else a new one."""
+def _take_session(setup) -> zygote.SandboxSession | zygote.SharedSession | None:
+    """The student's sandbox session: in this process's shared fork server when it works here,
+    else a sandbox of the student's own (the one started ahead of need when it fits)."""
     global _spare
-    spare, _spare = _spare, None
-    if not setup.sandbox or not zygote.fork_server_enabled():
-        if spare is not None:
-            spare.close()
+    if not setup.sandbox or zygote.fork_server_mode() == "off":
         return None
+    server = shared_server()
+    if server is not None:
+        return server.session(setup.limits)
+    spare, _spare = _spare, None
     if spare is not None and spare.limits == setup.limits and spare.alive():
         return spare
     if spare is not None:
@@ -152,12 +154,39 @@ def _take_session(setup) -> zygote.SandboxSession | None:
 def prepare_next_session(setup) -> None:
     """Start the next student's session now (a spare), so that its imports overlap this one's grading."""
     global _spare
-    if setup.sandbox and zygote.fork_server_enabled() and _spare is None:
-        with contextlib.suppress(Exception):  # only a head start: grading never depends on it
-            _spare = zygote.SandboxSession(setup.limits).start()
+    if not setup.sandbox or zygote.fork_server_mode() != "per-student" or _spare is not None:
+        return
+    with contextlib.suppress(Exception):  # only a head start: grading never depends on it
+        _spare = zygote.SandboxSession(setup.limits).start()
+
+
+def shared_server(wait: bool = True) -> zygote.SharedForkServer | None:
+    """This process's shared fork server (started on first use, again if it died); None if it
+    cannot work here (not root, or its walls fail), and then never tried again."""
+    global _shared, _shared_failed
+    if _shared_failed or zygote.fork_server_mode() != "shared":
+        return None
+    if _shared is not None and _shared.process is not None and not _shared.alive():
+        _shared.close()
+        _shared = None
+    if _shared is None:
+        try:
+            _shared = zygote.SharedForkServer().start()
+        except Exception:  # noqa: BLE001 (sandbox unavailable: per-student sessions say why)
+            _shared_failed = True
+            return None
+    if not wait:
+        return _shared
+    if not _shared.ready():
+        _shared.close()
+        _shared, _shared_failed = None, True
+        return None
+    return _shared
 
 
 _spare: zygote.SandboxSession | None = None
+_shared: zygote.SharedForkServer | None = None
+_shared_failed = False
 # Whether grade_in_process starts the next student's session ahead of need (the serving process).
 PRESTART = False
 
@@ -254,6 +283,7 @@ def serve(parent: int | None = None) -> int:
     pipeline.VERIFY_IN_PROCESS = True
     global PRESTART
     PRESTART = True
+    shared_server(wait=False)  # its imports overlap the wait for the first request
     channel_out.write(json.dumps({"ready": READY, "pid": os.getpid()}) + "\n")
     channel_out.flush()
     for line in channel_in:

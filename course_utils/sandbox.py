@@ -44,6 +44,7 @@ INSTALL_HINT = (
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
 KEPT_ENV = ("LANG", "LC_ALL", "TZ", "COURSE_DEVICE", "PYTHONWARNINGS", "CUDA_VISIBLE_DEVICES")
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+STAGE = "/.course-stage"  # an empty folder for course_utils.isolation's mount moves
 
 
 class SandboxUnavailable(RuntimeError):
@@ -195,12 +196,15 @@ def sandbox_command(
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
     as_init: bool = False,
+    keep_root: bool = False,
 ) -> list[str]:
     """Return ``command`` wrapped in bubblewrap and prlimit (see the module docstring).
 
     ``writable`` folders are bound read-write at the same paths; ``cwd`` (one of them, or a
     read-only folder) is the working directory inside. ``as_init`` makes ``command`` the
     sandbox's PID 1, which no process inside can kill (course_utils.zygote's fork server).
+    ``keep_root`` (only for a root grader's shared fork server, which runs no student code and
+    drops to ``nobody`` in each fork, see course_utils.isolation) keeps root and sets no limits.
     Raises :class:`SandboxUnavailable` without bubblewrap.
     """
     limits = limits or Limits.from_env()
@@ -218,6 +222,8 @@ def sandbox_command(
             "--unshare-cgroup-try",
         ]
     )
+    if keep_root and user is None:
+        raise SandboxUnavailable("keep_root needs a grader running as root")
     args = [_bwrap(), *namespaces, "--die-with-parent", *(["--as-pid-1"] if as_init else [])]
     readable = _readable_roots()
     writable = [Path(folder).resolve() for folder in writable]
@@ -234,11 +240,15 @@ def sandbox_command(
         args += ["--dev-bind", str(device), str(device)]
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
+    if keep_root:
+        args += ["--perms", "0700", "--dir", STAGE]
     if cwd is not None:
         args += ["--chdir", str(Path(cwd).resolve())]
     args.append("--clearenv")
     for name, value in sandbox_env(env).items():
         args += ["--setenv", name, value]
+    if keep_root:
+        return [*args, "--", *command]
     drop = []
     if user is not None:
         drop = [

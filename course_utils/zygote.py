@@ -24,6 +24,7 @@ the child with it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import selectors
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FORK_SERVER_ENV_VAR = "COURSE_FORK_SERVER"  # "0": a sandbox of its own for every process
+FORK_SERVER_ENV_VAR = "COURSE_FORK_SERVER"  # "0", "per-student" (see fork_server_mode)
 KINDS = ("kernel", "worker")
 _START_DIR = ""  # the fork server's working directory, first on its sys.path
 READY = "course-zygote-ready"
@@ -98,7 +99,7 @@ def _reap(children: dict[int, socket.socket], selector, wait_seconds: float = 0.
             connection.close()
 
 
-def _child(request: dict[str, Any], fds: list[int], keep: set[int]) -> None:
+def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shared | None) -> None:
     """In the forked child: become the kernel or the worker; never returns."""
     code = 1
     try:
@@ -111,6 +112,8 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int]) -> None:
         for fd in keep:
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if shared is not None:
+            _wall_in(request, shared)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -139,15 +142,94 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int]) -> None:
         os._exit(code)
 
 
+class Shared:
+    """What a shared fork server knows: the folder of student homes, and folders to hide."""
+
+    def __init__(self, homes: str, hidden: list[str]) -> None:
+        self.homes = os.path.realpath(homes)
+        self.hidden = hidden
+
+    def home_of(self, request: dict[str, Any]) -> str:
+        home = os.path.realpath(str(request.get("home", "")))
+        if os.path.dirname(home) != self.homes or not os.path.isdir(home):
+            raise ValueError(f"home must be a folder in {self.homes}, got {request.get('home')!r}")
+        return home
+
+
+def _wait_and_exit(pid: int) -> None:
+    """Wait for ``pid`` (reaping any other child meanwhile) and exit with its status."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)  # the streams are the child's: their end-of-file is its end
+    while True:
+        ended, raw = os.waitpid(-1, 0)
+        if ended == pid:
+            os._exit(_status(raw))
+
+
+def _wall_in(request: dict[str, Any], shared: Shared) -> None:
+    """Between fork and student code, in a shared server: the walls of a sandbox of one's own.
+
+    This process (root) enters new namespaces and waits; its child is the new PID namespace's
+    init (root, reaps, ends the namespace when the student's process ends); that one's child
+    drops to ``nobody`` under the limits and becomes the kernel or the worker.
+    """
+    from . import isolation
+    from .sandbox import Limits, sandbox_user
+
+    limits = Limits(**request["limits"])
+    isolation.enter_private_namespaces(shared.homes, shared.home_of(request), shared.hidden)
+    init = os.fork()
+    if init:
+        _wait_and_exit(init)
+    isolation.set_parent_death_signal()
+    isolation.finish_in_new_pid_namespace()
+    student = os.fork()
+    if student:
+        _wait_and_exit(student)
+    isolation.drop_privileges(sandbox_user() or (65534, 65534), limits)
+
+
+def _walls_work(shared: Shared) -> bool:
+    """Fork once, wall the fork in and drop to ``nobody``: True if every step worked."""
+    from .sandbox import Limits
+
+    probe = os.path.join(shared.homes, "probe")
+    os.makedirs(probe, exist_ok=True)
+    request = {"home": probe, "limits": dataclasses.asdict(Limits())}
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _wall_in(request, shared)
+            os._exit(0 if os.listdir(shared.homes) == ["probe"] and os.getuid() != 0 else 3)
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+            os._exit(1)
+    _, raw = os.waitpid(pid, 0)
+    os.rmdir(probe)
+    if _status(raw) != 0:
+        print(f"course_utils.zygote: a fork cannot be walled in here (status {_status(raw)})")
+        return False
+    return True
+
+
 def _status(raw: int) -> int:
     return os.waitstatus_to_exitcode(raw)
 
 
-def serve(socket_path: str) -> int:
-    """Import what kernels and workers need, then fork one per request on ``socket_path``."""
+def serve(socket_path: str, homes: str | None = None) -> int:
+    """Import what kernels and workers need, then fork one per request on ``socket_path``.
+
+    With ``homes`` (a shared server: one for all the students of a grading process), every
+    fork is walled in first (see :func:`_wall_in`); the server checks once that this works here
+    before it says it is ready, and exits if it does not.
+    """
     import importlib
 
     global _START_DIR
+    shared = Shared(homes, [os.path.dirname(socket_path)]) if homes else None
     _START_DIR = os.getcwd()
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
@@ -159,6 +241,8 @@ def serve(socket_path: str) -> int:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if shared is not None and not _walls_work(shared):
+        return 1
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(8)
@@ -195,6 +279,11 @@ def serve(socket_path: str) -> int:
                 continue
             try:
                 request = json.loads(message)
+                if request.get("kind") == "end" and not fds:  # the student is done: clear up
+                    _kill_others()
+                    _reap(children, selector, wait_seconds=2.0)
+                    connection.sendall((json.dumps({"exit": 0}) + "\n").encode())
+                    continue
                 if request.get("kind") not in KINDS or len(fds) != 3:
                     raise ValueError("a request is a kind, argv, cwd, env and three streams")
             except ValueError as exc:
@@ -209,7 +298,7 @@ def serve(socket_path: str) -> int:
             pid = os.fork()
             if pid == 0:
                 selector.close()
-                _child(request, fds, keep)
+                _child(request, fds, keep, shared)
             for fd in fds:
                 os.close(fd)
             children[pid] = connection
@@ -222,12 +311,16 @@ def serve(socket_path: str) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def run(socket_path: str, kind: str, argv: list[str], cwd: str, env: dict[str, str]) -> int:
-    """Have the fork server start ``kind`` with this process's streams; return its exit status."""
+def run(socket_path: str, kind: str, request: dict[str, Any]) -> int:
+    """Have the fork server start ``kind`` with this process's streams; return its exit status.
+
+    ``request`` has the program's ``argv``, ``cwd`` and ``env`` (and, for a shared server, the
+    student's ``home`` and ``limits``).
+    """
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         client.connect(socket_path)
-        request = {"kind": kind, "argv": argv, "cwd": cwd, "env": env}
+        request = {**request, "kind": kind}
         socket.send_fds(client, [json.dumps(request).encode()], [0, 1, 2])
     except OSError as exc:
         print(f"course_utils.zygote: no fork server at {socket_path}: {exc}", file=sys.stderr)
@@ -303,24 +396,9 @@ class SandboxSession:
 
     def ready(self, seconds: float = 120) -> bool:
         """Wait until the fork server listens; False if it died or did not start in time."""
-        if self._ready:
-            return self.alive()
-        if self.process is None or self.process.stdout is None:
-            return False
-        import select
-
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if select.select([self.process.stdout], [], [], 0.5)[0]:
-                line = self.process.stdout.readline()
-                if not line:
-                    return False
-                if line.decode(errors="replace").strip() == READY:
-                    self._ready = True
-                    return self.alive()
-            elif self.process.poll() is not None:
-                return False
-        return False
+        if not self._ready:
+            self._ready = _wait_ready(self.process, seconds)
+        return self._ready and self.alive()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -363,16 +441,178 @@ class SandboxSession:
         self.close()
 
 
-def fork_server_enabled() -> bool:
-    """Return False only when ``COURSE_FORK_SERVER=0`` (then kernel and worker start cold)."""
-    return os.environ.get(FORK_SERVER_ENV_VAR, "1").strip() not in ("0", "false", "no", "off")
+class SharedForkServer:
+    """One fork server for all the students of a grading process (a root grader only).
+
+    It runs as root in one bubblewrap sandbox that sees ``homes`` (one folder per student) and
+    its own ``control`` folder (the socket); it imports once, and every fork it makes is walled
+    in before any student code runs (course_utils.isolation): new namespaces, only that
+    student's home visible, ``nobody``, the limits. :meth:`session` gives a student's session.
+    """
+
+    def __init__(self) -> None:
+        self.homes = Path(tempfile.mkdtemp(prefix="course-homes-"))
+        self.control = Path(tempfile.mkdtemp(prefix="course-zygote-"))
+        self.homes.chmod(0o755)
+        self.socket_path = str(self.control / "zygote.sock")
+        self.process: subprocess.Popen | None = None
+        self._ready = False
+        self._count = 0
+
+    def start(self) -> SharedForkServer:
+        """Start the sandbox and its imports (returns at once)."""
+        from .sandbox import sandbox_command, sandbox_env
+
+        command = sandbox_command(
+            [sys.executable, "-m", "course_utils.zygote", "serve", self.socket_path]
+            + ["--homes", str(self.homes)],
+            writable=[self.homes, self.control],
+            cwd=self.control,
+            env=sandbox_env(),
+            as_init=True,
+            keep_root=True,
+        )
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,  # its end of the pipe closes with this process: so does the server
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return self
+
+    def ready(self, seconds: float = 120) -> bool:
+        """Wait until the server listens; False if it died, failed its check, or is late."""
+        if not self._ready:
+            self._ready = _wait_ready(self.process, seconds)
+        return self._ready and self.alive()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def session(self, limits=None) -> SharedSession:
+        """A new student's session: a fresh home, forks of this server."""
+        self._count += 1
+        return SharedSession(self, self.homes / f"student-{self._count}", limits)
+
+    def close(self) -> None:
+        """End the server, its sandbox and every student process; remove its folders."""
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            from .sandbox import end_process_group
+
+            end_process_group(self.process)
+            self.process = None
+        for folder in (self.homes, self.control):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class SharedSession:
+    """One student's session in a :class:`SharedForkServer`: the interface of :class:`SandboxSession`."""
+
+    def __init__(self, server: SharedForkServer, home: Path, limits=None) -> None:
+        from .sandbox import Limits, give_to_sandbox
+
+        self.server = server
+        self.limits = limits or Limits.from_env()
+        self.home = home
+        self.private = home / "private"
+        self.scratch = home / "scratch"
+        for folder in (home, self.private, self.scratch):
+            folder.mkdir()
+        give_to_sandbox(home)
+        self.socket_path = server.socket_path
+        self._count = 0
+
+    def start(self) -> SharedSession:
+        return self
+
+    def ready(self, seconds: float = 120) -> bool:
+        return self.server.ready(seconds)
+
+    def alive(self) -> bool:
+        return self.server.alive()
+
+    def command(
+        self, kind: str, argv: list[str], cwd: str | Path, env: dict[str, str]
+    ) -> list[str]:
+        """The command line of the stand-in process that runs ``argv``'s program as ``kind`` inside."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        request = {"argv": list(argv), "cwd": str(cwd), "env": env, "home": str(self.home)}
+        request["limits"] = dataclasses.asdict(self.limits)
+        return [
+            sys.executable,
+            "-m",
+            "course_utils.zygote",
+            "run",
+            self.socket_path,
+            kind,
+            json.dumps(request),
+        ]
+
+    new_folder = SandboxSession.new_folder
+
+    def close(self) -> None:
+        """End every process of this student (the server's next fork would, too); remove the home."""
+        if self.server.alive():
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(10)
+                client.connect(self.socket_path)
+                client.sendall(json.dumps({"kind": "end"}).encode())
+                client.recv(4096)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> SharedSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _wait_ready(process: subprocess.Popen | None, seconds: float) -> bool:
+    """Wait until ``process`` prints READY on its stdout; False if it ends first or is late."""
+    if process is None or process.stdout is None:
+        return False
+    import select
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 0.5)[0]:
+            line = process.stdout.readline()
+            if not line:
+                return False
+            if line.decode(errors="replace").strip() == READY:
+                return process.poll() is None
+        elif process.poll() is not None:
+            return False
+    return False
+
+
+def fork_server_mode() -> str:
+    """How kernels and workers start: ``shared``, ``per-student`` or ``off`` (see FORK_SERVER_ENV_VAR).
+
+    ``shared`` (the default when the grader runs as root): one fork server per grading
+    process, every fork walled in on its own. ``per-student`` (the default otherwise, or
+    ``COURSE_FORK_SERVER=per-student``): a sandbox and a fork server for each student.
+    ``off`` (``COURSE_FORK_SERVER=0``): kernel and worker each start a new sandboxed Python.
+    """
+    from .sandbox import sandbox_user
+
+    value = os.environ.get(FORK_SERVER_ENV_VAR, "1").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return "off"
+    if value == "per-student" or sandbox_user() is None:
+        return "per-student"
+    return "shared"
 
 
 # The session of the submission being graded in this process, if any (see course_utils.grader).
-CURRENT: SandboxSession | None = None
+CURRENT: SandboxSession | SharedSession | None = None
 
 
-def current() -> SandboxSession | None:
+def current() -> SandboxSession | SharedSession | None:
     """The session to start kernels and workers in, when one is set and still running."""
     if CURRENT is not None and CURRENT.ready():
         return CURRENT
@@ -382,10 +622,13 @@ def current() -> SandboxSession | None:
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] == "serve":
         return serve(argv[2])
+    if len(argv) == 5 and argv[1] == "serve" and argv[3] == "--homes":
+        return serve(argv[2], homes=argv[4])
     if len(argv) == 5 and argv[1] == "run":
-        request = json.loads(argv[4])
-        return run(argv[2], argv[3], request["argv"], request["cwd"], request["env"])
-    print("usage: python -m course_utils.zygote serve SOCKET | run SOCKET KIND REQUEST")
+        return run(argv[2], argv[3], json.loads(argv[4]))
+    print(
+        "usage: python -m course_utils.zygote serve SOCKET [--homes FOLDER] | run SOCKET KIND REQUEST"
+    )
     return 2
 
 

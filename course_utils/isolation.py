@@ -1,0 +1,136 @@
+"""Walls for one forked process: new namespaces, a private view of the files, no privileges.
+
+The grading process's shared fork server (course_utils.zygote) runs as root in one bubblewrap
+sandbox and forks every student's kernel and worker. Before any student code runs, the fork
+calls :func:`enter_private_namespaces` and then, in the new PID namespace's first process,
+:func:`finish_in_new_pid_namespace` and :func:`drop_privileges`, so that each student ends up with
+what a bubblewrap sandbox of their own gives:
+
+* new mount, PID, network, IPC and UTS namespaces: no process, socket or shared memory of
+  another student or of the server can be seen or reached;
+* of the shared folder of student homes, only their own home is left visible; a fresh ``/tmp``
+  (what the server's sandbox had mounted under ``/tmp``, e.g. a virtual environment, is kept);
+  a fresh ``/proc`` for the new PID namespace;
+* the user ``nobody``, no capabilities (bounding set emptied), ``no_new_privs``, and the
+  :class:`course_utils.sandbox.Limits` as resource limits; dies with its parent.
+
+Linux only; every call raises :class:`OSError` naming the step that failed, and the caller
+never runs student code after a failure.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from pathlib import Path
+
+from .sandbox import STAGE
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 4096, 8192, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, step: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{step}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    step = f"mount {fstype or source} on {target}"
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), step)
+
+
+def _mounts_under(folder: str) -> list[str]:
+    """The outermost mount points strictly below ``folder`` in this mount namespace."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")
+        if point.startswith(folder.rstrip("/") + "/"):
+            points.append(point)
+    points.sort(key=len)
+    outer: list[str] = []
+    for point in points:
+        if point not in outer and not any(point.startswith(kept + "/") for kept in outer):
+            outer.append(point)
+    return outer
+
+
+def _fresh_tmpfs_keeping(folder: str, keep: list[str], mode: str) -> None:
+    """Mount an empty tmpfs on ``folder``, moving the mounts at ``keep`` (all below it) back on top."""
+    staged = []
+    for index, point in enumerate(keep):
+        stage = f"{STAGE}/{index}"
+        os.makedirs(stage, exist_ok=True)
+        _mount(point, stage, None, MS_MOVE)
+        staged.append((stage, point))
+    _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
+    for stage, point in staged:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _mount(stage, point, None, MS_MOVE)
+
+
+def enter_private_namespaces(homes: str, home: str, hidden: list[str]) -> None:
+    """In a fork of the server: new namespaces; of ``homes`` only ``home``; ``hidden`` emptied.
+
+    The new PID namespace takes effect for this process's next child (see
+    :func:`finish_in_new_pid_namespace`).
+    """
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    _check(_libc.unshare(flags), "unshare namespaces")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the server
+    _fresh_tmpfs_keeping("/tmp", _mounts_under("/tmp"), "1777")
+    own = f"{STAGE}/home"
+    os.makedirs(own, exist_ok=True)
+    _mount(home, own, None, MS_BIND | MS_REC)
+    for folder in [homes, *hidden]:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    os.makedirs(home, mode=0o755, exist_ok=True)
+    _mount(own, home, None, MS_MOVE)
+    if sorted(os.listdir(homes)) != [os.path.basename(home)]:
+        raise OSError(f"{homes} still shows other homes")
+
+
+def finish_in_new_pid_namespace() -> None:
+    """In the first process of the new PID namespace: a /proc that shows only this namespace."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def set_parent_death_signal() -> None:
+    """Have this process killed when its parent ends."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set parent-death signal")
+
+
+def drop_privileges(user: tuple[int, int], limits) -> None:
+    """Become ``user`` (uid, gid) with no capabilities, under ``limits``; die with the parent."""
+    for name, value in (
+        ("RLIMIT_AS", limits.memory_mb * 1024 * 1024),
+        ("RLIMIT_CPU", limits.cpu_seconds),
+        ("RLIMIT_FSIZE", limits.file_size_mb * 1024 * 1024),
+        ("RLIMIT_CORE", 0),
+        ("RLIMIT_NPROC", limits.processes),
+    ):
+        resource.setrlimit(getattr(resource, name), (value, value))
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for capability in range(last + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), "drop capabilities")
+    os.setgroups([])
+    os.setresgid(user[1], user[1], user[1])
+    os.setresuid(user[0], user[0], user[0])
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
+    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "set not dumpable")
+    set_parent_death_signal()  # after the change of user, which cleared it
+    if os.getuid() != user[0] or os.geteuid() != user[0] or os.getegid() != user[1]:
+        raise OSError(f"could not become uid {user[0]}")
