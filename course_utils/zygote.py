@@ -1,19 +1,26 @@
-"""One sandbox per student, its imports done once: a fork server for the kernel and the worker.
+"""Fork servers: the kernel's and the worker's imports done once, not once per process.
 
 Grading one submission starts two sandboxed Python processes, the notebook's kernel and then the
 verification worker, and each imports numpy, torch and the course (about 3 s of CPU each on a
-small machine). A :class:`SandboxSession` starts one sandbox per student instead, ahead of need,
-with ``python -m course_utils.zygote serve SOCKET`` inside: it imports all of that once and then
+small machine). ``python -m course_utils.zygote serve SOCKET`` imports all of that once and then
 forks, on request, the kernel and later the worker, which start with the imports already done.
+It runs in one of two ways:
 
-* Nothing of one student's run reaches the next: every student gets a new session (a new
-  sandbox, new namespaces, new scratch folders), and the session dies with the student.
-* Inside a session, the fork server runs no student code, is not dumpable (the student's
-  processes cannot trace it or read its memory), and before each fork it kills every other
-  process of the sandbox, so what the kernel left running never meets the worker.
-* A student's code can still kill the fork server (same user); then the kernel dies (it is
-  restarted in a plain sandbox) or the worker starts in a plain sandbox: slower, never a grade
-  that depends on it.
+* **Shared** (:class:`SharedForkServer`, the default when the grader runs as root): one server
+  per grading process, as root in one bubblewrap sandbox that sees a folder of student homes.
+  It runs no student code; every fork is walled in before any student code runs
+  (course_utils.isolation): new mount, PID, network, IPC and UTS namespaces, only that
+  student's home visible, a fresh ``/tmp`` and ``/proc``, the user ``nobody`` with no
+  capabilities and ``no_new_privs``, the limits. The server checks once, when it starts, that
+  all of this works here; if it does not, grading falls back to per-student sessions.
+* **Per student** (:class:`SandboxSession`): a sandbox of the student's own with a server in
+  it, started ahead of need, for graders that are not root (no way to become ``nobody``).
+
+In both, nothing of one student's run reaches the next, the server is not dumpable (the
+student's processes cannot trace it or read its memory), and before each fork it kills every
+other process of its sandbox, so what the kernel left running never meets the worker. A server
+that is gone makes the kernel and the worker fall back to plain sandboxes: slower, never a
+grade that depends on it.
 
 Outside the sandbox, ``python -m course_utils.zygote run SOCKET KIND -- ARGS`` stands in for the
 process that a kernel manager or the worker client would start: it hands its standard streams
@@ -286,6 +293,8 @@ def serve(socket_path: str, homes: str | None = None) -> int:
                     continue
                 if request.get("kind") not in KINDS or len(fds) != 3:
                     raise ValueError("a request is a kind, argv, cwd, env and three streams")
+                if shared is not None:
+                    shared.home_of(request)
             except ValueError as exc:
                 connection.sendall((json.dumps({"error": str(exc)}) + "\n").encode())
                 for fd in fds:

@@ -1,4 +1,8 @@
-"""The per-student fork server (course_utils.zygote): imports done once, nothing shared, nothing leaked."""
+"""The fork servers (course_utils.zygote): imports done once, nothing shared, nothing leaked.
+
+A per-student server runs in that student's own sandbox; a shared one (a root grader's
+default) serves every student of a grading process and walls each fork in on its own
+(course_utils.isolation)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 
 from course_utils import wire
 from course_utils.sandbox import SandboxUnavailable, check_sandbox, give_to_sandbox, sandbox_env
-from course_utils.zygote import SandboxSession
+from course_utils.zygote import SandboxSession, SharedForkServer
 
 pytestmark = pytest.mark.slow
 
@@ -121,13 +125,16 @@ def test_the_stand_in_takes_its_child_along_and_the_server_survives_its_children
         assert late.wait(timeout=30) == 111  # no server: the caller falls back to a plain sandbox
 
 
-def test_the_sandbox_ends_when_its_grader_dies_without_closing_it(sandboxed):
+@pytest.mark.parametrize("kind", ["SandboxSession", "SharedForkServer"])
+def test_the_sandbox_ends_when_its_grader_dies_without_closing_it(sandboxed, kind):
+    if kind == "SharedForkServer" and os.geteuid() != 0:
+        pytest.skip("a shared fork server needs a root grader")
     owner = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import os\nfrom course_utils.zygote import SandboxSession\n"
-            "s = SandboxSession().start()\nassert s.ready()\nprint(s.socket_path, flush=True)\n"
+            f"import os\nfrom course_utils.zygote import {kind}\n"
+            f"s = {kind}().start()\nassert s.ready()\nprint(s.socket_path, flush=True)\n"
             "os._exit(0)  # no close(): as a grading process killed mid-run\n",
         ],
         capture_output=True,
@@ -145,3 +152,81 @@ def test_the_sandbox_ends_when_its_grader_dies_without_closing_it(sandboxed):
 def _running(socket_path: str) -> bool:
     found = subprocess.run(["pgrep", "-f", socket_path], capture_output=True, text=True)
     return bool(found.stdout.strip())
+
+
+PROBE = (
+    "import os, socket, subprocess, sys\n"
+    "def me():\n    return [os.getpid(), os.getuid(), os.getgid(), os.getppid()]\n"
+    "def ls(path):\n    try:\n        return sorted(os.listdir(path))\n    except OSError as exc:\n"
+    "        return type(exc).__name__\n"
+    "def pids():\n    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+    "def write(path):\n    try:\n        open(path, 'w').write('x')\n    except OSError as exc:\n"
+    "        return type(exc).__name__\n    return 'written'\n"
+    "def net():\n    try:\n        socket.create_connection(('10.0.0.1', 53), timeout=2)\n"
+    "    except OSError as exc:\n        return type(exc).__name__\n    return 'connected'\n"
+    "def status():\n    return dict(line.split(':\\t', 1) for line in open('/proc/self/status')\n"
+    "                if line.startswith(('Cap', 'NoNewPrivs')))\n"
+    "def warm():\n    return 'torch' in sys.modules and 'IPython' in sys.modules\n"
+    "def sleeper(tag):\n"
+    "    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', tag]).pid\n"
+)
+
+
+def test_a_shared_server_walls_every_student_in_on_their_own(sandboxed):
+    if os.geteuid() != 0:
+        pytest.skip("a shared fork server needs a root grader")
+    server = SharedForkServer().start()
+    try:
+        assert server.ready(), "the shared fork server did not start (or its walls failed)"
+        decoy = server.homes / "someone-else"  # a classmate's home, there at the same time
+        decoy.mkdir()
+        (decoy / "answers.py").write_text("secret", encoding="utf-8")
+        with server.session() as first:
+            worker = _worker(first, [PROBE])
+            assert _ready(worker)["problems"] == []
+            assert _call(worker, "warm") is True  # forked with the imports done
+            pid, uid, gid, parent = _call(worker, "me")
+            assert (pid, parent) == (2, 1)  # its own PID namespace, under its own init
+            assert (uid, gid) == (65534, 65534) or uid != 0
+            assert _call(worker, "pids") == [1, 2]  # neither the server nor a classmate
+            assert _call(worker, "ls", str(server.homes)) == [first.home.name]
+            assert _call(worker, "ls", str(decoy)) == "FileNotFoundError"
+            assert _call(worker, "ls", str(server.control)) == []  # no socket to the server
+            assert _call(worker, "net") == "OSError"  # no network
+            assert _call(worker, "write", "/tmp/left-by-first") == "written"
+            assert _call(worker, "write", sys.prefix + "/planted.py") == "OSError"
+            status = _call(worker, "status")
+            assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
+            assert status["NoNewPrivs"].strip() == "1"
+            assert _call(worker, "write", str(first.private / "mine.txt")) == "written"
+            _call(worker, "sleeper", "course-test-leftover")
+            worker.stdin.close()
+            assert worker.wait(timeout=60) == 0
+        assert not _running("course-test-leftover"), "a process outlived its student's session"
+        with server.session() as second:
+            worker = _worker(second, [PROBE])
+            assert _ready(worker)["problems"] == []
+            assert _call(worker, "ls", "/tmp").count("left-by-first") == 0  # a fresh /tmp
+            assert _call(worker, "ls", str(server.homes)) == [second.home.name]
+            worker.stdin.close()
+            assert worker.wait(timeout=60) == 0
+    finally:
+        server.close()
+
+
+def test_a_shared_server_refuses_a_home_outside_its_folder(sandboxed):
+    if os.geteuid() != 0:
+        pytest.skip("a shared fork server needs a root grader")
+    server = SharedForkServer().start()
+    try:
+        assert server.ready()
+        with server.session() as session:
+            command = session.command("worker", ["course_utils.worker", "-"], "/", {})
+            request = json.loads(command[-1])
+            for home in ("/", str(server.control), str(server.homes / ".." / "x")):
+                command[-1] = json.dumps({**request, "home": home})
+                done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True)
+                assert done.returncode != 0
+                assert b"home must be a folder in" in done.stderr
+    finally:
+        server.close()
