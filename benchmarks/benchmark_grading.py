@@ -302,7 +302,7 @@ def main() -> None:
         cheats = [r for r, k in zip(results, kinds, strict=True) if k == "patch-checkers"]
         honest = [r for r, k in zip(results, kinds, strict=True) if k == "honest"]
         print(
-            f"{run:12s} {seconds[run]:7.1f} s in all, {seconds[run] / args.students:5.2f} s per "
+            f"{run:16s} {seconds[run]:7.1f} s in all, {seconds[run] / args.students:5.2f} s per "
             f"submission ({cpu / args.students:5.2f} CPU s); honest {sorted({r.score for r in honest})}, patched checkers "
             f"{sorted({r.score for r in cheats})}, flagged {sum(bool(r.flags) for r in results)}, "
             f"failed {sum(not r.ok for r in results)}",
@@ -312,7 +312,7 @@ def main() -> None:
         for run in seconds:
             if run != "nbgrader":
                 print(
-                    f"{run:12s} {seconds['nbgrader'] / seconds[run]:.2f}x nbgrader's serial speed"
+                    f"{run:16s} {seconds['nbgrader'] / seconds[run]:.2f}x nbgrader's serial speed"
                 )
     if "ours" in seconds and "ours-1" in seconds:
         print(f"1 -> {args.jobs} grading processes: {seconds['ours-1'] / seconds['ours']:.2f}x")
