@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import zygote
-from .sandbox import Limits, end_process_group
+from .sandbox import Limits, end_process_group, use_own_sandbox_uid
 
 READY = "course-grader-ready"
 
@@ -154,7 +154,9 @@ def _take_session(setup) -> zygote.SandboxSession | zygote.SharedSession | None:
 def prepare_next_session(setup) -> None:
     """Start the next student's session now (a spare), so that its imports overlap this one's grading."""
     global _spare
-    if not setup.sandbox or zygote.fork_server_mode() != "per-student" or _spare is not None:
+    mode = zygote.fork_server_mode()
+    per_student = mode == "per-student" or (mode == "shared" and _shared_failed)
+    if not setup.sandbox or not per_student or _spare is not None:
         return
     with contextlib.suppress(Exception):  # only a head start: grading never depends on it
         _spare = zygote.SandboxSession(setup.limits).start()
@@ -281,6 +283,7 @@ def serve(parent: int | None = None) -> int:
     from . import pipeline
 
     pipeline.VERIFY_IN_PROCESS = True
+    use_own_sandbox_uid()
     global PRESTART
     PRESTART = True
     shared_server(wait=False)  # its imports overlap the wait for the first request

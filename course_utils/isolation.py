@@ -68,7 +68,7 @@ def _mounts_under(folder: str) -> list[str]:
     return outer
 
 
-def _fresh_tmpfs_keeping(folder: str, keep: list[str], mode: str) -> None:
+def _fresh_tmpfs_keeping(folder: str, keep: list[str], options: str) -> None:
     """Mount an empty tmpfs on ``folder``, moving the mounts at ``keep`` (all below it) back on top."""
     staged = []
     for index, point in enumerate(keep):
@@ -76,14 +76,15 @@ def _fresh_tmpfs_keeping(folder: str, keep: list[str], mode: str) -> None:
         os.makedirs(stage, exist_ok=True)
         _mount(point, stage, None, MS_MOVE)
         staged.append((stage, point))
-    _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
+    _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for stage, point in staged:
         os.makedirs(point, mode=0o755, exist_ok=True)
         _mount(stage, point, None, MS_MOVE)
 
 
-def enter_private_namespaces(homes: str, home: str, hidden: list[str]) -> None:
-    """In a fork of the server: new namespaces; of ``homes`` only ``home``; ``hidden`` emptied.
+def enter_private_namespaces(homes: str, home: str, hidden: list[str], tmp_mb: int) -> None:
+    """In a fork of the server: new namespaces; of ``homes`` only ``home``; ``hidden`` emptied;
+    a fresh ``/tmp`` of ``tmp_mb`` MB.
 
     The new PID namespace takes effect for this process's next child (see
     :func:`finish_in_new_pid_namespace`).
@@ -91,7 +92,7 @@ def enter_private_namespaces(homes: str, home: str, hidden: list[str]) -> None:
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     _check(_libc.unshare(flags), "unshare namespaces")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the server
-    _fresh_tmpfs_keeping("/tmp", _mounts_under("/tmp"), "1777")
+    _fresh_tmpfs_keeping("/tmp", _mounts_under("/tmp"), f"mode=1777,size={tmp_mb}m")
     own = f"{STAGE}/home"
     os.makedirs(own, exist_ok=True)
     _mount(home, own, None, MS_BIND | MS_REC)
@@ -134,3 +135,98 @@ def drop_privileges(user: tuple[int, int], limits) -> None:
     set_parent_death_signal()  # after the change of user, which cleared it
     if os.getuid() != user[0] or os.geteuid() != user[0] or os.getegid() != user[1]:
         raise OSError(f"could not become uid {user[0]}")
+
+
+# --------------------------------------------------------------------------------------------
+# A seccomp filter for student processes
+# --------------------------------------------------------------------------------------------
+
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+SYSCALLS = {  # the calls the filter looks at, by architecture
+    "x86_64": {"clone": 56, "unshare": 272, "add_key": 248, "request_key": 249, "keyctl": 250},
+    "aarch64": {"clone": 220, "unshare": 97, "add_key": 217, "request_key": 218, "keyctl": 219},
+}
+CLONE3 = 435  # the same number on both
+CLONE_NEWUSER = 0x10000000
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _ERRNO, _KILL = 0x7FFF0000, 0x00050000, 0x80000000
+EPERM, ENOSYS = 1, 38
+
+
+class _Instruction(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Instruction))]
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) for ``machine`` (``os.uname().machine``).
+
+    Refused with EPERM: the kernel keyring (``add_key``, ``request_key``, ``keyctl``: shared by
+    every process of one user on the machine, so a channel between students) and new user
+    namespaces (``clone``/``unshare`` with ``CLONE_NEWUSER``: capabilities there open much of
+    the kernel to attack). ``clone3`` gets ENOSYS, so the C library falls back to ``clone``,
+    whose flags a filter can read. Another architecture (e.g. 32-bit calls) kills the process.
+    """
+    numbers = SYSCALLS[machine]
+    refused = [numbers["add_key"], numbers["request_key"], numbers["keyctl"]]
+    checked = [numbers["unshare"], numbers["clone"]]
+    # Labels are resolved below: ("jump", code, k, label_if_true, label_if_false).
+    lines: list[tuple] = [
+        (_LD_ABS, 0, 0, 4),  # arch
+        ("jump", _JEQ, AUDIT_ARCH[machine], None, "kill"),
+        (_LD_ABS, 0, 0, 0),  # syscall number
+    ]
+    if machine == "x86_64":
+        lines.append(("jump", _JGE, 0x40000000, "eperm", None))  # the x32 ABI
+    lines += [("jump", _JEQ, number, "eperm", None) for number in refused]
+    lines.append(("jump", _JEQ, CLONE3, "enosys", None))
+    lines += [("jump", _JEQ, number, "flags", None) for number in checked]
+    lines.append((_RET, 0, 0, _ALLOW))
+    labels = {"flags": len(lines)}  # BPF jumps only forward
+    lines += [
+        (_LD_ABS, 0, 0, 16),  # the low half of the first argument: the flags
+        ("jump", _JSET, CLONE_NEWUSER, "eperm", "allow"),
+    ]
+    for label, result in (
+        ("eperm", _ERRNO | EPERM),
+        ("enosys", _ERRNO | ENOSYS),
+        ("kill", _KILL),
+        ("allow", _ALLOW),
+    ):
+        labels[label] = len(lines)
+        lines.append((_RET, 0, 0, result))
+
+    def offset(label: str | None, index: int) -> int:
+        return 0 if label is None else labels[label] - index - 1
+
+    program = []
+    for index, line in enumerate(lines):
+        if line[0] == "jump":
+            _, code, k, if_true, if_false = line
+            line = (code, offset(if_true, index), offset(if_false, index), k)
+        program.append(line)
+    return program
+
+
+def deny_risky_syscalls() -> None:
+    """Install :func:`seccomp_program`'s filter on this process and all it starts (sets no_new_privs)."""
+    machine = os.uname().machine
+    if machine not in SYSCALLS:  # another architecture: the namespaces and limits only
+        return
+    program = seccomp_program(machine)
+    instructions = (_Instruction * len(program))(*[_Instruction(*line) for line in program])
+    fprog = _Program(len(program), instructions)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
+    _check(
+        _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+        "install the seccomp filter",
+    )

@@ -35,6 +35,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 SANDBOX_ENV_VAR = "COURSE_SANDBOX"  # "0" turns the sandbox off (trusted notebooks only)
+SANDBOX_UID_ENV_VAR = "COURSE_SANDBOX_UID"  # the uid student code runs as (a root grader)
+SANDBOX_UID_BASE = 2_000_000_000  # + a grading process's PID: a uid no account uses
 LIMIT_ENV_PREFIX = "COURSE_LIMIT_"  # e.g. COURSE_LIMIT_MEMORY_MB=4096
 INSTALL_HINT = (
     "bubblewrap (bwrap) is needed to grade untrusted notebooks in a sandbox: install it with "
@@ -60,7 +62,8 @@ class Limits:
     threads of the sandbox user (enforced when the grader runs as root, which runs student code
     as ``nobody``); ``file_size_mb`` the largest file it may write; ``output_kb`` the output a
     whole notebook may print (the rest is dropped); ``notebook_seconds`` the wall-clock budget of
-    a whole notebook (cells after it are not run).
+    a whole notebook (cells after it are not run); ``tmp_mb`` the size of the private ``/tmp``
+    of each process forked by a shared fork server (course_utils.isolation).
     """
 
     memory_mb: int = 3072
@@ -69,6 +72,7 @@ class Limits:
     file_size_mb: int = 64
     output_kb: int = 1024
     notebook_seconds: int = 300
+    tmp_mb: int = 256
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -117,14 +121,29 @@ def _runs_as_root() -> bool:
 
 
 def sandbox_user() -> tuple[int, int] | None:
-    """Return (uid, gid) of ``nobody`` when the grader is root (student code never runs as root), else None."""
+    """Return (uid, gid) that student code runs as when the grader is root, else None.
+
+    ``nobody``'s, unless ``COURSE_SANDBOX_UID`` names another unprivileged uid: each grading
+    process sets one of its own (:func:`use_own_sandbox_uid`), so that students graded at
+    the same time never share a process limit.
+    """
     if not _runs_as_root():
         return None
     try:
         entry = pwd.getpwnam("nobody")
+        nobody = entry.pw_uid, entry.pw_gid
     except KeyError:
-        return (65534, 65534)
-    return entry.pw_uid, entry.pw_gid
+        nobody = (65534, 65534)
+    raw = os.environ.get(SANDBOX_UID_ENV_VAR, "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw), nobody[1]
+    return nobody
+
+
+def use_own_sandbox_uid() -> None:
+    """In a root grading process: run its students as a uid no other process uses (see sandbox_user)."""
+    if _runs_as_root():
+        os.environ[SANDBOX_UID_ENV_VAR] = str(SANDBOX_UID_BASE + os.getpid())
 
 
 def give_to_sandbox(path: Path) -> None:
@@ -132,11 +151,11 @@ def give_to_sandbox(path: Path) -> None:
     user = sandbox_user()
     if user is None:
         return
-    for folder, dirs, files in os.walk(path):
+    for folder, dirs, files in os.walk(path):  # never into a link, never to a link's target
         for name in [folder, *(os.path.join(folder, d) for d in dirs)]:
-            os.chown(name, *user)
+            os.chown(name, *user, follow_symlinks=False)
         for name in files:
-            os.chown(os.path.join(folder, name), *user)
+            os.chown(os.path.join(folder, name), *user, follow_symlinks=False)
 
 
 def _readable_roots() -> list[Path]:
@@ -178,6 +197,8 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "USER": "student",  # getpass.getuser() without an account to look up
+        "LOGNAME": "student",
     }
     for name in KEPT_ENV:
         if name in os.environ:
@@ -328,15 +349,25 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         # Inside the student's session (course_utils.zygote) when the grader started one:
         # the kernel is forked there with its imports done; else in a sandbox of its own.
         self._session = current()
-        if self._session is not None:
-            self._private = self._session.new_folder("kernel-")
-        else:
-            self._private = Path(tempfile.mkdtemp(prefix="course-kernel-"))
         self._scratch: Path | None = None
         self.transport = "ipc"
-        self.ip = str(self._private / "kernel")
-        self.connection_file = str(self._private / "connection.json")
         self.cache_ports = False
+        self._use_folder(Path(tempfile.mkdtemp(prefix="course-kernel-")))
+
+    def _use_folder(self, folder: Path) -> None:
+        self._private = folder
+        self.ip = str(folder / "kernel")
+        self.connection_file = str(folder / "connection.json")
+
+    async def _async_pre_start_kernel(self, **kw):
+        # Every start in a session gets a fresh folder, made after the session's processes
+        # ended: the connection file and the scratch copy are written where no student
+        # process can have planted a link (see SandboxSession.new_folder).
+        if self._session is not None and self._session.alive():
+            if self._private.parent != self._session.private:  # the stand-in of __init__
+                shutil.rmtree(self._private, ignore_errors=True)
+            self._use_folder(self._session.new_folder("kernel-"))
+        return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd([*(extra_arguments or []), *self._kernel_arguments()])

@@ -121,6 +121,9 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shar
                 os.close(fd)
         if shared is not None:
             _wall_in(request, shared)
+        from .isolation import deny_risky_syscalls
+
+        deny_risky_syscalls()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -156,6 +159,17 @@ class Shared:
         self.homes = os.path.realpath(homes)
         self.hidden = hidden
 
+    @staticmethod
+    def user_of(request: dict[str, Any]) -> tuple[int, int]:
+        user = request.get("user")
+        if (
+            not isinstance(user, list)
+            or len(user) != 2
+            or not all(isinstance(n, int) and n > 0 for n in user)
+        ):
+            raise ValueError(f"user must be [uid, gid], never root, got {user!r}")
+        return user[0], user[1]
+
     def home_of(self, request: dict[str, Any]) -> str:
         home = os.path.realpath(str(request.get("home", "")))
         if os.path.dirname(home) != self.homes or not os.path.isdir(home):
@@ -182,10 +196,12 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
     drops to ``nobody`` under the limits and becomes the kernel or the worker.
     """
     from . import isolation
-    from .sandbox import Limits, sandbox_user
+    from .sandbox import Limits
 
     limits = Limits(**request["limits"])
-    isolation.enter_private_namespaces(shared.homes, shared.home_of(request), shared.hidden)
+    isolation.enter_private_namespaces(
+        shared.homes, shared.home_of(request), shared.hidden, limits.tmp_mb
+    )
     init = os.fork()
     if init:
         _wait_and_exit(init)
@@ -194,7 +210,7 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
     student = os.fork()
     if student:
         _wait_and_exit(student)
-    isolation.drop_privileges(sandbox_user() or (65534, 65534), limits)
+    isolation.drop_privileges(shared.user_of(request), limits)
 
 
 def _walls_work(shared: Shared) -> bool:
@@ -203,11 +219,14 @@ def _walls_work(shared: Shared) -> bool:
 
     probe = os.path.join(shared.homes, "probe")
     os.makedirs(probe, exist_ok=True)
-    request = {"home": probe, "limits": dataclasses.asdict(Limits())}
+    request = {"home": probe, "limits": dataclasses.asdict(Limits()), "user": [65534, 65534]}
     pid = os.fork()
     if pid == 0:
         try:
             _wall_in(request, shared)
+            from .isolation import deny_risky_syscalls
+
+            deny_risky_syscalls()
             os._exit(0 if os.listdir(shared.homes) == ["probe"] and os.getuid() != 0 else 3)
         except BaseException:  # noqa: BLE001
             import traceback
@@ -295,6 +314,7 @@ def serve(socket_path: str, homes: str | None = None) -> int:
                     raise ValueError("a request is a kind, argv, cwd, env and three streams")
                 if shared is not None:
                     shared.home_of(request)
+                    shared.user_of(request)
             except ValueError as exc:
                 connection.sendall((json.dumps({"error": str(exc)}) + "\n").encode())
                 for fd in fds:
@@ -422,14 +442,28 @@ class SandboxSession:
         return [sys.executable, "-m", "course_utils.zygote", "run", self.socket_path, kind, request]
 
     def new_folder(self, prefix: str) -> Path:
-        """A fresh folder inside ``private``, writable inside the sandbox."""
+        """A fresh folder inside ``private``, writable inside the sandbox, for the next fork.
+
+        Every process of this session ends first: what the grader then writes there (as root)
+        meets no student process that could swap a path for a link to a file of the grader's.
+        """
         from .sandbox import give_to_sandbox
 
+        self.end()
         self._count += 1
         folder = self.private / f"{prefix}{self._count}"
         folder.mkdir()
         give_to_sandbox(folder)
         return folder
+
+    def end(self) -> None:
+        """Kill every process of this session and wait until they are gone (the server stays)."""
+        if self.alive():
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(10)
+                client.connect(self.socket_path)
+                client.sendall(json.dumps({"kind": "end"}).encode())
+                client.recv(4096)
 
     def close(self) -> None:
         """End the sandbox and everything in it; remove its folders."""
@@ -456,7 +490,8 @@ class SharedForkServer:
     It runs as root in one bubblewrap sandbox that sees ``homes`` (one folder per student) and
     its own ``control`` folder (the socket); it imports once, and every fork it makes is walled
     in before any student code runs (course_utils.isolation): new namespaces, only that
-    student's home visible, ``nobody``, the limits. :meth:`session` gives a student's session.
+    student's home visible, ``nobody``, the limits. :meth:`session` gives a student's session;
+    one student at a time (closing a session ends every process the server has forked).
     """
 
     def __init__(self) -> None:
@@ -529,8 +564,10 @@ class SharedSession:
         self.private = home / "private"
         self.scratch = home / "scratch"
         for folder in (home, self.private, self.scratch):
-            folder.mkdir()
-        give_to_sandbox(home)
+            folder.mkdir(mode=0o755)
+        # The home and ``private`` stay the grader's: a student can neither replace
+        # ``scratch`` nor plant a name in ``private`` (see new_folder).
+        give_to_sandbox(self.scratch)
         self.socket_path = server.socket_path
         self._count = 0
 
@@ -549,8 +586,11 @@ class SharedSession:
         """The command line of the stand-in process that runs ``argv``'s program as ``kind`` inside."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        from .sandbox import sandbox_user
+
         request = {"argv": list(argv), "cwd": str(cwd), "env": env, "home": str(self.home)}
         request["limits"] = dataclasses.asdict(self.limits)
+        request["user"] = list(sandbox_user() or (65534, 65534))
         return [
             sys.executable,
             "-m",
@@ -562,15 +602,11 @@ class SharedSession:
         ]
 
     new_folder = SandboxSession.new_folder
+    end = SandboxSession.end
 
     def close(self) -> None:
-        """End every process of this student (the server's next fork would, too); remove the home."""
-        if self.server.alive():
-            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as client:
-                client.settimeout(10)
-                client.connect(self.socket_path)
-                client.sendall(json.dumps({"kind": "end"}).encode())
-                client.recv(4096)
+        """End every process of this student; remove the home."""
+        self.end()
         shutil.rmtree(self.home, ignore_errors=True)
 
     def __enter__(self) -> SharedSession:

@@ -167,14 +167,25 @@ PROBE = (
     "def status():\n    return dict(line.split(':\\t', 1) for line in open('/proc/self/status')\n"
     "                if line.startswith(('Cap', 'NoNewPrivs')))\n"
     "def warm():\n    return 'torch' in sys.modules and 'IPython' in sys.modules\n"
+    "def refused():\n"
+    "    import ctypes\n"
+    "    libc = ctypes.CDLL(None, use_errno=True)\n"
+    "    key = libc.syscall(248, b'user', b'note', b'hi', 2, -4)  # add_key: x86_64 numbers\n"
+    "    userns = subprocess.run(['unshare', '-Ur', 'true'], capture_output=True).returncode\n"
+    "    return [key, userns]\n"
+    "def tmp_mb():\n    st = os.statvfs('/tmp')\n    return st.f_blocks * st.f_frsize // 2**20\n"
+    "def rename(path):\n    try:\n        os.rename(path, path + '-moved')\n"
+    "    except OSError as exc:\n        return type(exc).__name__\n    return 'renamed'\n"
+    "def user():\n    import getpass\n    return getpass.getuser()\n"
     "def sleeper(tag):\n"
     "    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', tag]).pid\n"
 )
 
 
-def test_a_shared_server_walls_every_student_in_on_their_own(sandboxed):
+def test_a_shared_server_walls_every_student_in_on_their_own(sandboxed, monkeypatch):
     if os.geteuid() != 0:
         pytest.skip("a shared fork server needs a root grader")
+    monkeypatch.setenv("COURSE_SANDBOX_UID", "2000000001")  # as a grading process sets its own
     server = SharedForkServer().start()
     try:
         assert server.ready(), "the shared fork server did not start (or its walls failed)"
@@ -187,7 +198,8 @@ def test_a_shared_server_walls_every_student_in_on_their_own(sandboxed):
             assert _call(worker, "warm") is True  # forked with the imports done
             pid, uid, gid, parent = _call(worker, "me")
             assert (pid, parent) == (2, 1)  # its own PID namespace, under its own init
-            assert (uid, gid) == (65534, 65534) or uid != 0
+            assert uid == 2000000001 and gid != 0  # the grading process's own uid, not root
+            assert _call(worker, "user") == "student"
             assert _call(worker, "pids") == [1, 2]  # neither the server nor a classmate
             assert _call(worker, "ls", str(server.homes)) == [first.home.name]
             assert _call(worker, "ls", str(decoy)) == "FileNotFoundError"
@@ -198,7 +210,15 @@ def test_a_shared_server_walls_every_student_in_on_their_own(sandboxed):
             status = _call(worker, "status")
             assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
             assert status["NoNewPrivs"].strip() == "1"
-            assert _call(worker, "write", str(first.private / "mine.txt")) == "written"
+            # The home and private/ are the grader's: nothing there can be swapped for a link
+            # that the grader (root) would follow when it prepares the next kernel or worker.
+            assert _call(worker, "write", str(first.private / "planted")) == "PermissionError"
+            assert _call(worker, "rename", str(first.scratch)) == "PermissionError"
+            assert _call(worker, "write", str(first.scratch / "mine.txt")) == "written"
+            if os.uname().machine == "x86_64":  # the keyring and new user namespaces: refused
+                key, userns = _call(worker, "refused")
+                assert key == -1 and userns != 0
+            assert _call(worker, "tmp_mb") <= first.limits.tmp_mb
             _call(worker, "sleeper", "course-test-leftover")
             worker.stdin.close()
             assert worker.wait(timeout=60) == 0
