@@ -11,8 +11,14 @@ what a bubblewrap sandbox of their own gives:
 * of the shared folder of student homes, only their own home is left visible; a fresh ``/tmp``
   (what the server's sandbox had mounted under ``/tmp``, e.g. a virtual environment, is kept);
   a fresh ``/proc`` for the new PID namespace;
-* the user ``nobody``, no capabilities (bounding set emptied), ``no_new_privs``, and the
-  :class:`course_utils.sandbox.Limits` as resource limits; dies with its parent.
+* the grading process's own unprivileged uid (``nobody``'s by default, see
+  :func:`course_utils.sandbox.sandbox_user`), no capabilities (bounding set emptied),
+  ``no_new_privs``, and the :class:`course_utils.sandbox.Limits` as resource limits; dies with
+  its parent.
+
+Every forked kernel and worker, in either kind of fork server, also gets
+:func:`deny_risky_syscalls`: a seccomp filter that refuses the kernel keyring (shared by all
+processes of one uid on the machine) and new user namespaces.
 
 Linux only; every call raises :class:`OSError` naming the step that failed, and the caller
 never runs student code after a failure.

@@ -382,7 +382,41 @@ def run(socket_path: str, kind: str, request: dict[str, Any]) -> int:
                 return int(answer["exit"])
 
 
-class SandboxSession:
+class _ServerProcess:
+    """A fork server's sandboxed process: started at once, ready when it says so."""
+
+    process: subprocess.Popen | None = None
+    _ready = False
+
+    def _launch(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,  # its end of the pipe closes with this process: so does the server
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def ready(self, seconds: float = 120) -> bool:
+        """Wait until the server listens; False if it died, failed its check, or is late."""
+        if not self._ready:
+            self._ready = _wait_ready(self.process, seconds)
+        return self._ready and self.alive()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _end_process(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # the server ends itself and its sandbox
+            from .sandbox import end_process_group
+
+            end_process_group(self.process)
+            self.process = None
+
+
+class SandboxSession(_ServerProcess):
     """One student's sandbox with a fork server in it; ``kernel_command``/``worker_command`` use it.
 
     ``private`` holds the socket, connection files and the worker's folder; ``scratch`` is the
@@ -414,23 +448,8 @@ class SandboxSession:
             env=sandbox_env(),
             as_init=True,
         )
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,  # its end of the pipe closes with this process: so does the server
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._launch(command)
         return self
-
-    def ready(self, seconds: float = 120) -> bool:
-        """Wait until the fork server listens; False if it died or did not start in time."""
-        if not self._ready:
-            self._ready = _wait_ready(self.process, seconds)
-        return self._ready and self.alive()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def command(
         self, kind: str, argv: list[str], cwd: str | Path, env: dict[str, str]
@@ -467,13 +486,7 @@ class SandboxSession:
 
     def close(self) -> None:
         """End the sandbox and everything in it; remove its folders."""
-        if self.process is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()  # the server ends itself and its sandbox
-            from .sandbox import end_process_group
-
-            end_process_group(self.process)
-            self.process = None
+        self._end_process()
         for folder in (self.private, self.scratch):
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -484,7 +497,7 @@ class SandboxSession:
         self.close()
 
 
-class SharedForkServer:
+class SharedForkServer(_ServerProcess):
     """One fork server for all the students of a grading process (a root grader only).
 
     It runs as root in one bubblewrap sandbox that sees ``homes`` (one folder per student) and
@@ -516,23 +529,8 @@ class SharedForkServer:
             as_init=True,
             keep_root=True,
         )
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,  # its end of the pipe closes with this process: so does the server
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._launch(command)
         return self
-
-    def ready(self, seconds: float = 120) -> bool:
-        """Wait until the server listens; False if it died, failed its check, or is late."""
-        if not self._ready:
-            self._ready = _wait_ready(self.process, seconds)
-        return self._ready and self.alive()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def session(self, limits=None) -> SharedSession:
         """A new student's session: a fresh home, forks of this server."""
@@ -541,13 +539,7 @@ class SharedForkServer:
 
     def close(self) -> None:
         """End the server, its sandbox and every student process; remove its folders."""
-        if self.process is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
-            from .sandbox import end_process_group
-
-            end_process_group(self.process)
-            self.process = None
+        self._end_process()
         for folder in (self.homes, self.control):
             shutil.rmtree(folder, ignore_errors=True)
 
