@@ -89,7 +89,9 @@ DIGITS_PARAMETERS = (
     "fc.bias",
 )
 DIGITS_BATCH_SIZE, DIGITS_LR, DIGITS_STEPS = 32, 0.01, 5
-DIGITS_MIN_ACCURACY, DIGITS_TIME_LIMIT_S = 0.95, 60.0
+# The solution reaches 94.7 to 98.6 % on the 20 split seeds tried (the grader draws one of
+# 1000 per run): 93 % leaves the honest student a margin and still needs real training.
+DIGITS_MIN_ACCURACY, DIGITS_TIME_LIMIT_S = 0.93, 60.0
 DIGITS_LOSS_ATOL = 1e-6
 
 Pair = tuple[int, int]
