@@ -134,10 +134,12 @@ def sandbox_user() -> tuple[int, int] | None:
         nobody = entry.pw_uid, entry.pw_gid
     except KeyError:
         nobody = (65534, 65534)
-    raw = os.environ.get(SANDBOX_UID_ENV_VAR, "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw), nobody[1]
-    return nobody
+    raw = os.environ.get(SANDBOX_UID_ENV_VAR, "").strip()
+    if not raw:
+        return nobody
+    if not raw.isdigit() or int(raw) == 0:
+        raise ValueError(f"{SANDBOX_UID_ENV_VAR} must be a uid other than 0 (root), got {raw!r}")
+    return int(raw), nobody[1]
 
 
 def use_own_sandbox_uid() -> None:
@@ -415,10 +417,13 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if not restart and self._session is None:  # a session removes its own folders
-            for folder in (self._private, self._scratch):
-                if folder is not None:
-                    shutil.rmtree(folder, ignore_errors=True)
+        if restart:
+            return
+        session = self._session
+        owned = set() if session is None else {session.private, session.scratch}
+        for folder in (self._private, self._scratch):  # a session removes its own folders
+            if folder is not None and folder not in owned and folder.parent not in owned:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _replayable(cell: NotebookNode) -> bool:

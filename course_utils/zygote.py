@@ -119,11 +119,7 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shar
         for fd in keep:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if shared is not None:
-            _wall_in(request, shared)
-        from .isolation import deny_risky_syscalls
-
-        deny_risky_syscalls()
+        _enclose(request, shared)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -213,6 +209,15 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
     isolation.drop_privileges(shared.user_of(request), limits)
 
 
+def _enclose(request: dict[str, Any], shared: Shared | None) -> None:
+    """The last steps before student code: the walls (a shared server) and the seccomp filter."""
+    from .isolation import deny_risky_syscalls
+
+    if shared is not None:
+        _wall_in(request, shared)
+    deny_risky_syscalls()
+
+
 def _walls_work(shared: Shared) -> bool:
     """Fork once, wall the fork in and drop to ``nobody``: True if every step worked."""
     from .sandbox import Limits
@@ -223,10 +228,7 @@ def _walls_work(shared: Shared) -> bool:
     pid = os.fork()
     if pid == 0:
         try:
-            _wall_in(request, shared)
-            from .isolation import deny_risky_syscalls
-
-            deny_risky_syscalls()
+            _enclose(request, shared)
             os._exit(0 if os.listdir(shared.homes) == ["probe"] and os.getuid() != 0 else 3)
         except BaseException:  # noqa: BLE001
             import traceback
