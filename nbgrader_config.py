@@ -8,7 +8,7 @@ Environment variables, so one file serves a laptop, a JupyterHub and CI:
   COURSE_CELL_TIMEOUT  seconds one cell may run during autograding (default 60)
   COURSE_SANDBOX       0 runs student kernels without the bubblewrap sandbox (default: sandboxed)
   COURSE_LIMIT_*       sandbox limits: MEMORY_MB, CPU_SECONDS, PROCESSES, FILE_SIZE_MB, OUTPUT_KB,
-                       NOTEBOOK_SECONDS (defaults in course_utils.sandbox.Limits; `course autograde`
+                       NOTEBOOK_SECONDS (defaults in course_utils.grading.sandbox.bubblewrap.Limits; `course autograde`
                        sets them from its options)
 """
 
@@ -33,10 +33,10 @@ if os.environ.get("COURSE_DB_URL"):
 # A cell that runs longer than this is interrupted; the rest of the notebook is still graded.
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
 
-# Student kernels run in a bubblewrap sandbox (course_utils.sandbox) with resource limits, and
+# Student kernels run in a bubblewrap sandbox (course_utils.grading.sandbox) with resource limits, and
 # the notebook as a whole has a budget of time and of output bytes, counted by the grader.
 c.Autograde.autograde_preprocessors = [
-    "course_utils.sandbox.GuardedExecute",
+    "course_utils.grading.sandbox.kernel.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -54,11 +54,11 @@ c.IgnorePattern.pattern = r"\w*Warning:"
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback shows the tests a student could see and each failed test's message, never the
-# hidden tests, their seeds, the grader's paths or the checkers' code (course_utils.feedback).
+# hidden tests, their seeds, the grader's paths or the checkers' code (course_utils.grading.feedback).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "course_utils.feedback.StudentFacingOutputs",
+    "course_utils.grading.feedback.StudentFacingOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

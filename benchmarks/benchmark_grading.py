@@ -7,11 +7,11 @@ same class once per run below, each time in a fresh course and gradebook:
 * ``nbgrader``: ``nbgrader autograde assignment1`` on the whole class, one process, nbgrader's
   own executor (no sandbox, no re-run): what nbgrader alone does;
 * ``ours``: ``course autograde --jobs J`` (the default): long-lived grading processes
-  (course_utils.grader), the kernel in the bubblewrap sandbox, every passed test re-run outside
+  (course_utils.grading.pool), the kernel in the bubblewrap sandbox, every passed test re-run outside
   it with a secret seed, the integrity report;
   every student's kernel and worker are forked from the grading process's fork server, which
-  did the imports once (course_utils.zygote), each fork walled in on its own before the
-  student's code runs (course_utils.isolation; a root grader; otherwise as ``ours-per-student``);
+  did the imports once (course_utils.grading.sandbox.zygote), each fork walled in on its own before the
+  student's code runs (course_utils.grading.sandbox.isolation; a root grader; otherwise as ``ours-per-student``);
 * ``ours-1``: the same with one grading process (``--jobs 1``), for the scaling from 1 to 2;
 * ``ours-per-student``: ``ours`` with a sandbox and a fork server of each student's own
   (``COURSE_FORK_SERVER=per-student``), started while the previous student is graded;
@@ -44,8 +44,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import pipeline
-from course_utils.sandbox import Limits
+from course_utils.grading import autograde, gradebook, intake, records, submission
+from course_utils.grading.sandbox.bubblewrap import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
@@ -69,7 +69,7 @@ def make_course(folder: Path, students: int) -> list[str]:
     """Write a scratch course with ``students`` submissions into ``folder``; return their kinds."""
     shutil.copy(REPO / "nbgrader_config.py", folder)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, folder / "solutions" / ASSIGNMENT)
-    pipeline.release(folder, [ASSIGNMENT], progress=lambda _: None)
+    gradebook.release(folder, [ASSIGNMENT], progress=lambda _: None)
     solution = nbformat.read(folder / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     release = nbformat.read(folder / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
     kinds = []
@@ -98,7 +98,7 @@ def stock_nbgrader_config(folder: Path) -> None:
 
 def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
     """Grade the class of the scratch course ``folder`` the way ``run`` says; (seconds, results)."""
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
     )
     assert not failures, failures
@@ -108,7 +108,7 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
             cwd=folder,
-            env=pipeline._nbgrader_env({"COURSE_SANDBOX": "0"}),
+            env=gradebook._nbgrader_env({"COURSE_SANDBOX": "0"}),
             capture_output=True,
             text=True,
         )
@@ -116,20 +116,20 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
         results = []
         for student in students:
             try:
-                score, maximum, _ = pipeline.read_scores(folder, ASSIGNMENT, student)
-                results.append(pipeline.GradeResult(student, ASSIGNMENT, "graded", score, maximum))
-            except pipeline.CourseError:
-                results.append(pipeline.GradeResult(student, ASSIGNMENT, "failed"))
+                score, maximum, _ = gradebook.read_scores(folder, ASSIGNMENT, student)
+                results.append(records.GradeResult(student, ASSIGNMENT, "graded", score, maximum))
+            except records.CourseError:
+                results.append(records.GradeResult(student, ASSIGNMENT, "failed"))
         if done.returncode != 0:
             print(f"  (nbgrader exited {done.returncode})")
         return seconds, results
     protected = run != "unprotected"
-    setup = pipeline.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
+    setup = records.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
     mode = {"ours-cold": "0", "before": "0", "ours-per-student": "per-student"}.get(run, "1")
     os.environ["COURSE_FORK_SERVER"] = mode
     start = time.perf_counter()
     try:
-        results = pipeline.autograde(
+        results = autograde.autograde(
             folder,
             ASSIGNMENT,
             students,
@@ -178,12 +178,12 @@ def _timed(step: str, table: dict, function, *args, **kwargs):
 
 def breakdown(seed: int, students: int = 2) -> None:
     """Where one submission's seconds go, before and after (wall and CPU seconds per submission)."""
-    from course_utils.grader import GraderProcess
-    from course_utils.sandbox import sandbox_command
+    from course_utils.grading.pool import GraderProcess
+    from course_utils.grading.sandbox.bubblewrap import sandbox_command
 
-    setup = pipeline.GradingSetup(sandbox=True, verify=True, seed=seed, limits=Limits())
+    setup = records.GradingSetup(sandbox=True, verify=True, seed=seed, limits=Limits())
     python = [sys.executable, "-c"]
-    env = pipeline._nbgrader_env()
+    env = gradebook._nbgrader_env()
     before: dict[str, list[float]] = {}
     for _ in range(students):  # what a new process pays before it grades anything
         _timed(
@@ -197,7 +197,7 @@ def breakdown(seed: int, students: int = 2) -> None:
             "new verify process: start + imports",
             before,
             subprocess.run,
-            [*python, "import nbgrader.api, course_utils.verify, course_utils.checks"],
+            [*python, "import nbgrader.api, course_utils.grading.verify, course_utils.checks"],
             env=env,
         )
         _timed(
@@ -209,7 +209,7 @@ def breakdown(seed: int, students: int = 2) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
         folder = Path(scratch)
         make_course(folder, students)
-        names, _ = pipeline.collect_submissions(
+        names, _ = intake.collect_submissions(
             folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
         )
         for student in names:
@@ -217,16 +217,16 @@ def breakdown(seed: int, students: int = 2) -> None:
             _timed(
                 "nbgrader autograde process (all of it)",
                 before,
-                pipeline.run_nbgrader,
+                gradebook.run_nbgrader,
                 folder,
                 args,
                 env=setup.env(),
             )
-            result = pipeline.GradeResult(student, ASSIGNMENT, "graded", log=str(folder / "v.log"))
+            result = records.GradeResult(student, ASSIGNMENT, "graded", log=str(folder / "v.log"))
             _timed(
                 "verify process (all of it)",
                 before,
-                pipeline._verify,
+                submission._verify,
                 folder,
                 ASSIGNMENT,
                 student,
@@ -238,7 +238,7 @@ def breakdown(seed: int, students: int = 2) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
         folder = Path(scratch)
         make_course(folder, students)
-        names, _ = pipeline.collect_submissions(
+        names, _ = intake.collect_submissions(
             folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
         )
         with GraderProcess(folder) as grader:

@@ -35,7 +35,7 @@ SUBMODULES = (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import (  # noqa: F401
+    from course_utils import (  # noqa: F401
         arithmetic,
         augment,
         checks,
@@ -52,14 +52,14 @@ if TYPE_CHECKING:  # pragma: no cover
         viz,
         widgets,
     )
-    from .device import setup  # noqa: F401
+    from course_utils.device import setup  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
     if name in SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "setup":
-        from .device import setup
+        from course_utils.device import setup
 
         return setup
     raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

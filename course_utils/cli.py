@@ -8,7 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from . import pipeline
+from course_utils.grading import autograde, gradebook, intake, records
 
 DESCRIPTION = """\
 Run the CNN course: release assignments to students, autograde their submissions,
@@ -33,26 +33,26 @@ Typical term:
 
 
 def _root(args: argparse.Namespace) -> Path:
-    return pipeline.find_course_root(args.root)
+    return records.find_course_root(args.root)
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
     root = _root(args)
-    names = pipeline.resolve_assignments(root, args.assignments)
+    names = records.resolve_assignments(root, args.assignments)
     if (args.due or args.exchange) and len(names) != 1:
-        raise pipeline.CourseError("--due and --exchange take exactly one assignment")
-    pipeline.release(root, names)
+        raise records.CourseError("--due and --exchange take exactly one assignment")
+    gradebook.release(root, names)
     if args.due:
-        pipeline.set_due_date(root, names[0], args.due)
+        gradebook.set_due_date(root, names[0], args.due)
         print(f"{names[0]} is due {args.due}; later submissions are marked late")
     if args.exchange:
-        pipeline.release_to_exchange(root, names[0])
+        gradebook.release_to_exchange(root, names[0])
     return 0
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
     root = _root(args)
-    ready, failures = pipeline.collect_exchange(root, args.assignment)
+    ready, failures = intake.collect_exchange(root, args.assignment)
     for failure in failures:
         print(f"  {failure.student}: UNUSABLE: {failure.reason} (log: {failure.log})")
     print(f"next: course autograde {args.assignment}   (grades the {len(ready)} collected)")
@@ -60,7 +60,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    results = pipeline.check(_root(args), args.assignments, jobs=args.jobs)
+    results = autograde.check(_root(args), args.assignments, jobs=args.jobs)
     print()
     for item in results:
         print(
@@ -78,12 +78,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_autograde(args: argparse.Namespace) -> int:
     root = _root(args)
     if args.submissions:
-        students, failures = pipeline.collect_submissions(root, args.assignment, args.submissions)
+        students, failures = intake.collect_submissions(root, args.assignment, args.submissions)
     else:  # what `course collect` (or an earlier run) put in submitted/
         students, failures = None, []
     for failure in failures:
         print(f"  {failure.student}: UNUSABLE: {failure.reason}")
-    from .sandbox import Limits
+    from course_utils.grading.sandbox.bubblewrap import Limits
 
     limits = Limits.from_env(
         memory_mb=args.memory_mb,
@@ -93,12 +93,12 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         output_kb=args.output_kb,
         notebook_seconds=args.notebook_seconds,
     )
-    setup = pipeline.GradingSetup(
+    setup = records.GradingSetup(
         sandbox=not args.no_sandbox,
         limits=limits,
         seed=args.seed if args.seed is not None else secrets.randbelow(2**32),
     )
-    results = pipeline.autograde(
+    results = autograde.autograde(
         root,
         args.assignment,
         students,
@@ -110,7 +110,7 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
         bar=not args.no_progress_bar,
     )
     results += failures
-    csv_path = pipeline.export_grades(
+    csv_path = gradebook.export_grades(
         root,
         args.csv or root / "grades" / f"{args.assignment}.csv",
         results,
@@ -135,10 +135,10 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
             for flag in result.flags[:8]:
                 print(f"    - {flag}")
     if args.feedback:
-        files = pipeline.generate_feedback(
+        files = gradebook.generate_feedback(
             root, args.assignment, [r.student for r in results if r.ok]
         )
-        print(f"feedback: {len(files)} file(s) in {root / pipeline.FEEDBACK_DIR}")
+        print(f"feedback: {len(files)} file(s) in {root / records.FEEDBACK_DIR}")
     if failed:
         print(f"exit status {min(len(failed), 100)}: the number of submissions not graded")
     return min(len(failed), 100)
@@ -146,13 +146,13 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     root = _root(args)
-    path = pipeline.export_grades(root, args.to or root / "grades" / "grades.csv")
+    path = gradebook.export_grades(root, args.to or root / "grades" / "grades.csv")
     print(f"grades written to {path}")
     return 0
 
 
 def _cmd_feedback(args: argparse.Namespace) -> int:
-    files = pipeline.generate_feedback(_root(args), args.assignment, args.student)
+    files = gradebook.generate_feedback(_root(args), args.assignment, args.student)
     for path in files:
         print(path)
     print(
@@ -163,21 +163,21 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from .device import format_environment_report
+    from course_utils.device import format_environment_report
 
     print(format_environment_report())
     return 0
 
 
 def _cmd_lectures(args: argparse.Namespace) -> int:
-    from .build import execute_lectures
+    from course_utils.publish.build import execute_lectures
 
     results = execute_lectures(_root(args), args.lectures)
     return 0 if all(r.ok for r in results) else 1
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .build import build
+    from course_utils.publish.build import build
 
     return 0 if build(_root(args), jobs=args.jobs) else 1
 
@@ -261,7 +261,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout",
         type=float,
-        default=pipeline.DEFAULT_STUDENT_TIMEOUT,
+        default=records.DEFAULT_STUDENT_TIMEOUT,
         help="backstop: seconds one student's grading may take in all (default 900)",
     )
     p.add_argument(
@@ -275,7 +275,7 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the hidden cases (default: drawn per run and printed, to reproduce a run)",
     )
-    limits = p.add_argument_group("sandbox limits (defaults: course_utils.sandbox.Limits)")
+    limits = p.add_argument_group("sandbox limits (defaults: course_utils.grading.sandbox.bubblewrap.Limits)")
     for name, unit in [
         ("memory-mb", "memory per process, MB (3072)"),
         ("cpu-seconds", "CPU seconds per process (900)"),
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSE_DB_URL"] = args.db_url
     try:
         return args.func(args)
-    except pipeline.CourseError as exc:
+    except records.CourseError as exc:
         print(f"course: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,7 +39,7 @@ def sandbox_available() -> None:
     ``.ci/run`` installs bubblewrap and sets ``COURSE_REQUIRE_SANDBOX=1``, so there a broken
     sandbox fails the tamper suite instead of skipping it.
     """
-    from course_utils.sandbox import SandboxUnavailable, check_sandbox
+    from course_utils.grading.sandbox.bubblewrap import SandboxUnavailable, check_sandbox
 
     try:
         check_sandbox()

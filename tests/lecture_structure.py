@@ -1,6 +1,6 @@
 """Structure checks shared by the lecture tests (``tests/test_lecture_0N.py``).
 
-Each function takes a loaded notebook (``course_utils.notebooks.read_notebook``) and raises
+Each function takes a loaded notebook (``course_utils.publish.notebooks.read_notebook``) and raises
 ``AssertionError`` with a message naming the cell when the notebook breaks the course's rules.
 The per-lecture differences are parameters, so a test file shows its allowance where it calls.
 Not a test file itself (no ``test_`` prefix): the test files import it, as they import
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.notebooks import volatile_parts
+from course_utils.publish.notebooks import volatile_parts
 
 SLIDE_STARTS = ("slide", "subslide")
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.notebooks import read_notebook, volatile_parts
+from course_utils.publish.notebooks import read_notebook, volatile_parts
 
 SETUP_CELL = "import numpy as np\nimport course_utils as cu\n\ndevice = cu.setup(seed=0)"
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from notebook_scoring import nbgrader_meta, scored_notebook
 
-from course_utils import pipeline
+from course_utils.grading import records
 
-ASSIGNMENTS = pipeline.assignment_names(Path(__file__).resolve().parents[1])
+ASSIGNMENTS = records.assignment_names(Path(__file__).resolve().parents[1])
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import browser, notebooks, site
+from course_utils.publish import browser, notebooks, site
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURES = sorted(REPO.glob("lectures/*.ipynb"))
@@ -128,7 +128,7 @@ def test_lecture_slides_fit_the_screen(path, deck_check):
     message = (
         f"{path.stem}: {len(over)} of {len(result.slides)} slides do not fit 1280x720 "
         f"(screenshots in {SCREENSHOTS.relative_to(REPO)}; check one lecture with "
-        f"python -m course_utils.build --check-slides lectures/{path.name}):\n" + "\n".join(lines)
+        f"python -m course_utils.publish.build --check-slides lectures/{path.name}):\n" + "\n".join(lines)
     )
     if over and path.stem in SLIDES_BEING_SPLIT:
         pytest.xfail(message)
@@ -176,7 +176,7 @@ def test_exported_files_refer_to_no_remote_code_styles_or_fonts(built_site, expo
 
 def test_browser_check_catches_remote_requests_tex_and_overflow(chromium, tmp_path):
     """The checker itself: a page with a remote script, raw TeX and an overflowing slide fails."""
-    from course_utils import offline
+    from course_utils.publish import offline
 
     assets = offline.copy_assets(tmp_path / "_static")
     reveal = offline.relative_url(assets.reveal, tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from notebook_scoring import run_quietly, solution_namespace
 
 from course_utils import checks
-from course_utils.grading import LibraryShortcutError
+from course_utils.checks.toolkit import LibraryShortcutError
 
 SOLUTIONS = solution_namespace("assignment1")
 

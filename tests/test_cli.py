@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils import cli, pipeline
+from course_utils import cli
+from course_utils.grading import autograde, gradebook, intake, records
 
 
-def _result(student: str, score: float, maximum: float, ok: bool = True) -> pipeline.GradeResult:
+def _result(student: str, score: float, maximum: float, ok: bool = True) -> records.GradeResult:
     status = "graded" if ok else "failed"
-    return pipeline.GradeResult(
-        student, "assignment1", status, score, maximum, "" if ok else "boom"
-    )
+    return records.GradeResult(student, "assignment1", status, score, maximum, "" if ok else "boom")
 
 
 def test_help_names_every_command(capsys):
@@ -41,15 +40,15 @@ def test_check_exit_status_follows_the_result(
 ):
     def fake_check(root, names, jobs):
         return [
-            pipeline.CheckResult(
+            records.CheckResult(
                 "assignment1",
-                _result(pipeline.SOLUTION_STUDENT, *solution),
-                _result(pipeline.RELEASE_STUDENT, *release),
+                _result(records.SOLUTION_STUDENT, *solution),
+                _result(records.RELEASE_STUDENT, *release),
                 list(problems),
             )
         ]
 
-    monkeypatch.setattr(pipeline, "check", fake_check)
+    monkeypatch.setattr(autograde, "check", fake_check)
     assert cli.main(["--root", str(repo_root), "check"]) == status
     out = capsys.readouterr().out
     assert f"solution {solution[0]}/{solution[1]}" in out
@@ -57,12 +56,12 @@ def test_check_exit_status_follows_the_result(
 
 
 def test_autograde_exit_status_counts_the_ungraded(monkeypatch, capsys, repo_root, tmp_path):
-    failure = pipeline.GradeResult("bob", "assignment1", "failed", reason="not a valid notebook")
+    failure = records.GradeResult("bob", "assignment1", "failed", reason="not a valid notebook")
     monkeypatch.setattr(
-        pipeline, "collect_submissions", lambda root, a, folder: (["alice"], [failure])
+        intake, "collect_submissions", lambda root, a, folder: (["alice"], [failure])
     )
     monkeypatch.setattr(
-        pipeline, "autograde", lambda root, a, students, **kw: [_result("alice", 20, 28)]
+        autograde, "autograde", lambda root, a, students, **kw: [_result("alice", 20, 28)]
     )
     written = {}
 
@@ -70,7 +69,7 @@ def test_autograde_exit_status_counts_the_ungraded(monkeypatch, capsys, repo_roo
         written["results"] = list(results)
         return path
 
-    monkeypatch.setattr(pipeline, "export_grades", fake_export)
+    monkeypatch.setattr(gradebook, "export_grades", fake_export)
     status = cli.main(
         ["--root", str(repo_root), "autograde", "assignment1", str(tmp_path), "--csv", "g.csv"]
     )

@@ -29,8 +29,13 @@ import pytest
 pytest.importorskip("distributed")
 import nbformat  # noqa: E402
 
-from course_utils import pipeline  # noqa: E402
-from course_utils.sandbox import Limits, SandboxUnavailable, check_sandbox  # noqa: E402
+from course_utils.grading import (
+    autograde,  # noqa: E402
+    gradebook,
+    intake,
+    records,
+)
+from course_utils.grading.sandbox.bubblewrap import Limits, SandboxUnavailable, check_sandbox  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
@@ -181,7 +186,7 @@ def _make_class(folder: Path, size: int) -> dict[str, str]:
     """A scratch course with ``size`` submissions cycling through KINDS; student -> kind."""
     shutil.copy(REPO / "nbgrader_config.py", folder)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, folder / "solutions" / ASSIGNMENT)
-    pipeline.release(folder, [ASSIGNMENT], progress=lambda _: None)
+    gradebook.release(folder, [ASSIGNMENT], progress=lambda _: None)
     solution = nbformat.read(folder / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     released = nbformat.read(folder / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
     patched = released.copy()
@@ -204,7 +209,7 @@ def _make_class(folder: Path, size: int) -> dict[str, str]:
         target.mkdir(parents=True)
         nbformat.write(notebooks[kind], target / NOTEBOOK)
         kinds[student] = kind
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         folder, ASSIGNMENT, folder / "subs", progress=lambda _: None
     )
     assert not failures and sorted(students) == sorted(kinds)
@@ -227,14 +232,14 @@ def sandboxed() -> bool:
 
 
 def test_cluster_with_postgres_and_a_killed_worker(tmp_path, postgres_url, sandboxed, monkeypatch):
-    setup = pipeline.GradingSetup(sandbox=sandboxed, seed=7, limits=Limits())
+    setup = records.GradingSetup(sandbox=sandboxed, seed=7, limits=Limits())
 
     # the serial reference: one submission of each kind, one at a time, SQLite gradebook
     serial_root = tmp_path / "serial"
     serial_root.mkdir()
     monkeypatch.delenv("COURSE_DB_URL", raising=False)
     kinds = _make_class(serial_root, len(KINDS))
-    serial = pipeline.autograde(
+    serial = autograde.autograde(
         serial_root, ASSIGNMENT, list(kinds), jobs=1, progress=lambda _: None, setup=setup
     )
     reference = {kinds[r.student]: _outcome(r) for r in serial}
@@ -257,7 +262,7 @@ def test_cluster_with_postgres_and_a_killed_worker(tmp_path, postgres_url, sandb
 
             def run() -> None:
                 try:
-                    outcome["results"] = pipeline.autograde(
+                    outcome["results"] = autograde.autograde(
                         root,
                         ASSIGNMENT,
                         sorted(kinds),

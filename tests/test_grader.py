@@ -1,4 +1,4 @@
-"""The long-lived grading process (course_utils.grader): isolation between students, time limits."""
+"""The long-lived grading process (course_utils.grading.pool): isolation between students, time limits."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import pipeline
-from course_utils.grader import GraderProcess
-from course_utils.sandbox import Limits, SandboxUnavailable, check_sandbox
+from course_utils.grading import gradebook, intake, records
+from course_utils.grading.pool import GraderProcess
+from course_utils.grading.sandbox.bubblewrap import Limits, SandboxUnavailable, check_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +30,12 @@ FORGE = (
     "        pass\n"
 )
 # Kills the kernel's parent: the fork server of the student's session, or (shared server) the
-# init of the kernel's own PID namespace (course_utils.zygote).
+# init of the kernel's own PID namespace (course_utils.grading.sandbox.zygote).
 SABOTAGE = "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n    pass\n"
 
 
 @pytest.fixture(scope="module")
-def setup() -> pipeline.GradingSetup:
+def setup() -> records.GradingSetup:
     try:
         check_sandbox()
         sandboxed = True
@@ -43,7 +43,7 @@ def setup() -> pipeline.GradingSetup:
         if os.environ.get("COURSE_REQUIRE_SANDBOX"):
             pytest.fail(f"the sandbox is required here but cannot start: {exc}")
         sandboxed = False
-    return pipeline.GradingSetup(sandbox=sandboxed, seed=3, limits=Limits())
+    return records.GradingSetup(sandbox=sandboxed, seed=3, limits=Limits())
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("grader-course")
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
-    pipeline.release(root, [ASSIGNMENT], progress=lambda _: None)
+    gradebook.release(root, [ASSIGNMENT], progress=lambda _: None)
     released = nbformat.read(root / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
     forged = copy.deepcopy(released)
     first = next(i for i, c in enumerate(forged.cells) if c.cell_type == "code")
@@ -63,7 +63,7 @@ def course(tmp_path_factory) -> Path:
     for student, notebook in (("forger", forged), ("honest", solution), ("saboteur", saboteur)):
         (root / "subs" / student).mkdir(parents=True)
         nbformat.write(notebook, root / "subs" / student / NOTEBOOK)
-    ready, failures = pipeline.collect_submissions(
+    ready, failures = intake.collect_submissions(
         root, ASSIGNMENT, root / "subs", progress=lambda _: None
     )
     assert not failures and sorted(ready) == ["forger", "honest", "saboteur"]

@@ -1,4 +1,4 @@
-"""course_utils.grading: teaching messages, the library-shortcut guard, random cases, gradients."""
+"""course_utils.checks.toolkit: teaching messages, the library-shortcut guard, random cases, gradients."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import arithmetic, grading, reference
-from course_utils.grading import LibraryShortcutError, assert_array_close, no_library_shortcuts
+from course_utils import arithmetic, reference
+from course_utils.checks import toolkit as grading
+from course_utils.checks.toolkit import (
+    LibraryShortcutError,
+    assert_array_close,
+    no_library_shortcuts,
+)
 
 HAS_SCIPY = find_spec("scipy") is not None
 
@@ -581,7 +586,8 @@ def test_fresh_process_no_plotting_imports_and_scipy_imported_inside_the_guard_i
     """One subprocess: grading stays headless; a module first imported inside the guard is blocked, then restored."""
     code = (
         "import sys, numpy as np\n"
-        "from course_utils import grading, checks\n"
+        "from course_utils import checks\n"
+        "from course_utils.checks import toolkit as grading\n"
         "print(any(m.split('.')[0] in ('matplotlib', 'ipywidgets', 'scipy') for m in sys.modules))\n"
         "try:\n"
         "    import scipy\n"

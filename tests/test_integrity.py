@@ -1,4 +1,4 @@
-"""course_utils.integrity: the answer-cell reader flags what no honest answer needs, and nothing else."""
+"""course_utils.grading.integrity: the answer-cell reader flags what no honest answer needs, and nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.integrity import scan_cells, scan_source
+from course_utils.grading.integrity import scan_cells, scan_source
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("import sys\nf = sys._getframe(1)", "_getframe"),
         ("import sys\nsys.modules['numpy'] = None", "modules"),
         ("cu.checks.check_conv1d = print", "checks"),
-        ("import course_utils.grading as g", "course_utils"),
+        ("import course_utils.checks.toolkit as g", "course_utils"),
         ("exec('x = 1')", "exec"),
         ("eval('1')", "eval"),
         ("__import__('os')", "__import__"),

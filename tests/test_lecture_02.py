@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from course_utils import arithmetic, reference
-from course_utils.notebooks import read_notebook
+from course_utils.publish.notebooks import read_notebook
 
 NOTEBOOK = "lectures/02_convolution_arithmetic_and_implementation.ipynb"
 ANCHORS = [

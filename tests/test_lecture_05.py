@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils import arithmetic, measure, models, widgets
-from course_utils.notebooks import read_notebook
+from course_utils.publish.notebooks import read_notebook
 
 NOTEBOOK = "lectures/05_modern_convolutional_architectures.ipynb"
 IMAGENET = (1, 3, 224, 224)

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import pipeline
+from course_utils.grading import autograde, gradebook, intake, records
 
 REPO = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = (
@@ -66,15 +66,15 @@ def _with_tests_emptied(release):
     return gutted
 
 
-@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+@pytest.mark.parametrize("assignment", records.assignment_names(REPO))
 def test_full_nbgrader_cycle(assignment, tmp_path):
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
     shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-    pipeline.release(course, [assignment], progress=lambda _: None)
+    gradebook.release(course, [assignment], progress=lambda _: None)
 
-    names = pipeline.notebook_names(course, assignment)
+    names = records.notebook_names(course, assignment)
     for name in names:
         solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
         release = nbformat.read(course / "assignments" / assignment / name, as_version=4)
@@ -83,13 +83,13 @@ def test_full_nbgrader_cycle(assignment, tmp_path):
         _write(course, "tests-emptied", assignment, name, _with_tests_emptied(release))
         _write(course, "infinite-loop", assignment, name, _with_infinite_loop(solution))
 
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         course, assignment, course / "subs", progress=lambda _: None
     )
     assert not failures
     results = {
         r.student: r
-        for r in pipeline.autograde(
+        for r in autograde.autograde(
             course,
             assignment,
             students,
@@ -109,10 +109,10 @@ def test_full_nbgrader_cycle(assignment, tmp_path):
     assert 0 < looping.score < full, f"infinite loop: {looping.score}/{full}"
     assert "time limit" in looping.reason
 
-    rows = list(csv.DictReader(pipeline.export_grades(course, tmp_path / "grades.csv").open()))
+    rows = list(csv.DictReader(gradebook.export_grades(course, tmp_path / "grades.csv").open()))
     assert {row["student"] for row in rows} == set(students)
 
-    feedback = pipeline.generate_feedback(course, assignment, ["untouched"])
+    feedback = gradebook.generate_feedback(course, assignment, ["untouched"])
     assert feedback
     source_text = "".join(
         cell.source

@@ -1,4 +1,4 @@
-"""course_utils.normalize: an honest student's copied, renamed or retyped cells are graded as meant."""
+"""course_utils.grading.normalize: an honest student's copied, renamed or retyped cells are graded as meant."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 
 import nbformat
 
-from course_utils.normalize import normalize_submission
+from course_utils.grading.normalize import normalize_submission
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None):

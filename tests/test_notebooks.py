@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import notebooks
+from course_utils.publish import notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE_BUDGET_S = 180

@@ -6,7 +6,7 @@ import re
 
 import nbformat
 
-from course_utils import notebooks, offline
+from course_utils.publish import notebooks, offline
 
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//|@import\s+url\(\s*["']?https?:""")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import pipeline
+from course_utils.grading import autograde, gradebook, intake, records
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("toy-course")]
 
@@ -70,7 +70,7 @@ def toy_course(tmp_path_factory, repo_root) -> Path:
     ]
     (root / "solutions" / "toy").mkdir(parents=True)
     nbformat.write(notebook, root / "solutions" / "toy" / "toy.ipynb")
-    pipeline.release(root, ["toy"], progress=lambda _: None)
+    gradebook.release(root, ["toy"], progress=lambda _: None)
     return root
 
 
@@ -95,9 +95,9 @@ def _solve(code: str):
 def test_release_is_reproducible(toy_course, tmp_path):
     fresh = tmp_path / "fresh"
     shutil.copytree(toy_course, fresh, ignore=shutil.ignore_patterns("gradebook.db", "assignments"))
-    pipeline.release(fresh, ["toy"], progress=lambda _: None)
+    gradebook.release(fresh, ["toy"], progress=lambda _: None)
     assert (
-        pipeline.release_differences(
+        gradebook.release_differences(
             fresh / "assignments" / "toy", toy_course / "assignments" / "toy"
         )
         == []
@@ -153,7 +153,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     (subs / "empty").mkdir()
 
     messages = []
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         toy_course, "toy", subs, progress=messages.append
     )
     assert sorted(students) == [
@@ -175,7 +175,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
         assert failure.student in Path(failure.log).read_text()
     assert "found 12 submission(s) of toy: 10 ready to grade, 2 unusable" in messages[-1]
 
-    results = pipeline.autograde(
+    results = autograde.autograde(
         toy_course, "toy", students, jobs=2, cell_timeout=3, progress=messages.append
     )
     by_student = {r.student: r for r in results}
@@ -200,7 +200,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     assert "ignored the time limit's interrupt" in stubborn.reason
 
     # `course export` in a later process: every student, with status, reason and log
-    csv_path = pipeline.export_grades(toy_course, tmp_path / "grades.csv")
+    csv_path = gradebook.export_grades(toy_course, tmp_path / "grades.csv")
     rows = {row["student"]: row for row in csv.DictReader(csv_path.open())}
     assert set(rows) == set(students) | {f.student for f in failures}
     assert rows["good"]["score"] == "5.0" and rows["good"]["percent"] == "100.0"
@@ -213,7 +213,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     assert Path(rows["not-json"]["log"]).is_file()
     assert all(row["log"] for row in rows.values())
 
-    feedback = pipeline.generate_feedback(toy_course, "toy", ["good", "wrong"])
+    feedback = gradebook.generate_feedback(toy_course, "toy", ["good", "wrong"])
     assert {path.parent.parent.name for path in feedback} == {"good", "wrong"}
     for path in feedback:
         html = path.read_text(encoding="utf-8").replace("&#34;", '"')
@@ -233,7 +233,7 @@ def test_check_reports_solution_and_release(toy_course, tmp_path):
             "gradebook.db", "submitted", "autograded", "feedback", "logs"
         ),
     )
-    [result] = pipeline.check(course, ["toy"], progress=lambda _: None)
+    [result] = autograde.check(course, ["toy"], progress=lambda _: None)
     assert result.ok, result.problems
     assert (result.solution.score, result.solution.max_score) == (5.0, 5.0)
     assert result.release.score == 0.0
@@ -248,22 +248,22 @@ def test_check_reports_solution_and_release(toy_course, tmp_path):
         2
     ].source += "\nassert add(0, 0) == 0"  # a visible change: the release must follow
     nbformat.write(notebook, path)
-    [result] = pipeline.check(course, ["toy"], progress=lambda _: None)
+    [result] = autograde.check(course, ["toy"], progress=lambda _: None)
     assert not result.ok
     assert any("scores 2/5, not full marks" in p for p in result.problems), result.problems
     assert any("out of date" in p for p in result.problems), result.problems
 
 
 def test_unknown_assignment_and_missing_course(toy_course, tmp_path):
-    with pytest.raises(pipeline.CourseError, match="unknown assignment"):
-        pipeline.release(toy_course, ["nope"])
-    with pytest.raises(pipeline.CourseError, match="no course found"):
-        pipeline.find_course_root(tmp_path)
-    with pytest.raises(pipeline.CourseError, match="does not exist"):
-        pipeline.collect_submissions(toy_course, "toy", tmp_path / "missing")
+    with pytest.raises(records.CourseError, match="unknown assignment"):
+        gradebook.release(toy_course, ["nope"])
+    with pytest.raises(records.CourseError, match="no course found"):
+        records.find_course_root(tmp_path)
+    with pytest.raises(records.CourseError, match="does not exist"):
+        intake.collect_submissions(toy_course, "toy", tmp_path / "missing")
 
 
 def test_student_ids_are_sanitised():
-    assert pipeline.sanitize_student_id("Ada Lovelace (late)") == "Ada_Lovelace_late"
-    with pytest.raises(pipeline.CourseError):
-        pipeline.sanitize_student_id("   ")
+    assert records.sanitize_student_id("Ada Lovelace (late)") == "Ada_Lovelace_late"
+    with pytest.raises(records.CourseError):
+        records.sanitize_student_id("   ")

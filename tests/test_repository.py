@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import notebooks, pipeline
+from course_utils.grading import gradebook, records
+from course_utils.publish import notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_NOTEBOOKS = sorted([*REPO.glob("lectures/*.ipynb"), *REPO.glob("solutions/*/*.ipynb")])
@@ -20,7 +21,7 @@ SOURCE_NOTEBOOKS = sorted([*REPO.glob("lectures/*.ipynb"), *REPO.glob("solutions
 
 def test_there_are_lectures_and_assignments():
     assert list(REPO.glob("lectures/*.ipynb")), "no lecture notebooks in lectures/"
-    assert pipeline.assignment_names(REPO), "no assignments in solutions/"
+    assert records.assignment_names(REPO), "no assignments in solutions/"
 
 
 @pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
@@ -59,12 +60,12 @@ def test_clean_notebook_removes_what_volatile_parts_finds():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+@pytest.mark.parametrize("assignment", records.assignment_names(REPO))
 def test_committed_release_matches_a_fresh_release(assignment, tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
     shutil.copytree(REPO / "solutions" / assignment, tmp_path / "solutions" / assignment)
-    pipeline.release(tmp_path, [assignment], progress=lambda _: None)
-    differences = pipeline.release_differences(
+    gradebook.release(tmp_path, [assignment], progress=lambda _: None)
+    differences = gradebook.release_differences(
         tmp_path / "assignments" / assignment, REPO / "assignments" / assignment
     )
     assert not differences, (

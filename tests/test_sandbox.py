@@ -1,4 +1,4 @@
-"""course_utils.sandbox: what a sandboxed process can see, write, reach and use."""
+"""course_utils.grading.sandbox: what a sandboxed process can see, write, reach and use."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import sandbox
-from course_utils.outputcap import cap_output
-from course_utils.sandbox import Limits, SandboxUnavailable, sandbox_command
+from course_utils.grading.sandbox import bubblewrap
+from course_utils.grading.sandbox.bubblewrap import Limits, SandboxUnavailable, sandbox_command
+from course_utils.grading.sandbox.outputcap import cap_output
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,13 +33,13 @@ def test_limits_validate_and_read_the_environment(monkeypatch):
 
 
 def test_a_missing_bubblewrap_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(bubblewrap.shutil, "which", lambda name: None)
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
-        sandbox.check_sandbox()
+        bubblewrap.check_sandbox()
 
 
 def test_the_command_isolates_and_clears_the_environment(monkeypatch):
-    if sandbox.shutil.which("bwrap") is None:
+    if bubblewrap.shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed")
     monkeypatch.setenv("COURSE_DB_URL", "postgresql://secret@host/db")
     command = sandbox_command(["true"], writable=["/tmp"], limits=Limits(memory_mb=100))
@@ -96,7 +96,7 @@ def test_memory_is_limited_and_writes_stay_in_the_scratch_folder(tmp_path):
         writable=[tmp_path],
         limits=Limits(memory_mb=1024),
     )
-    sandbox.give_to_sandbox(tmp_path)
+    bubblewrap.give_to_sandbox(tmp_path)
     assert "refused" in done.stdout, done.stderr
     assert done.returncode in (0, 1)
 

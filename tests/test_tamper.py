@@ -22,8 +22,8 @@ import nbformat
 import pytest
 
 import course_utils
-from course_utils import pipeline
-from course_utils.sandbox import Limits
+from course_utils.grading import autograde, gradebook, intake, records
+from course_utils.grading.sandbox.bubblewrap import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
@@ -219,7 +219,7 @@ def test_tamper_suite(tmp_path):
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
-    pipeline.release(course, [ASSIGNMENT], progress=lambda _: None)
+    gradebook.release(course, [ASSIGNMENT], progress=lambda _: None)
     solution = nbformat.read(course / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     release = nbformat.read(course / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
     cases = attacks(course, solution, release)
@@ -227,7 +227,7 @@ def test_tamper_suite(tmp_path):
         folder = course / "subs" / student
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / NOTEBOOK)
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         course, ASSIGNMENT, course / "subs", progress=lambda _: None
     )
     assert not failures and len(students) == len(cases)
@@ -241,14 +241,14 @@ def test_tamper_suite(tmp_path):
     started = time.monotonic()
     results = {
         r.student: r
-        for r in pipeline.autograde(
+        for r in autograde.autograde(
             course,
             ASSIGNMENT,
             students,
             jobs=2,
             cell_timeout=CELL_TIMEOUT_S,
             progress=print,
-            setup=pipeline.GradingSetup(sandbox=True, limits=limits, seed=12345),
+            setup=records.GradingSetup(sandbox=True, limits=limits, seed=12345),
         )
     }
     seconds = time.monotonic() - started
@@ -280,7 +280,7 @@ def test_tamper_suite(tmp_path):
     rows = {
         row["student"]: row
         for row in csv.DictReader(
-            pipeline.export_grades(course, tmp_path / "grades.csv", results.values()).open()
+            gradebook.export_grades(course, tmp_path / "grades.csv", results.values()).open()
         )
     }
     assert set(rows) == set(cases)
@@ -298,38 +298,38 @@ def test_tamper_suite(tmp_path):
 
 
 @pytest.mark.usefixtures("sandbox_available")
-@pytest.mark.parametrize("assignment", pipeline.assignment_names(REPO))
+@pytest.mark.parametrize("assignment", records.assignment_names(REPO))
 def test_patched_checkers_earn_nothing_in_any_assignment(assignment, tmp_path):
     """For every assignment: the solution keeps full marks after the re-run; a patched checker earns 0."""
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
     shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-    pipeline.release(course, [assignment], progress=lambda _: None)
+    gradebook.release(course, [assignment], progress=lambda _: None)
     patch = (
         "for _name in dir(cu.checks):\n"
         "    if _name.startswith('check_'):\n"
         "        setattr(cu.checks, _name, lambda *a, **k: None)\n"
     )
-    for name in pipeline.notebook_names(course, assignment):
+    for name in records.notebook_names(course, assignment):
         solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
         release = nbformat.read(course / "assignments" / assignment / name, as_version=4)
         for student, notebook in (("honest", solution), ("cheat", _with_cell(release, patch))):
             (course / "subs" / student).mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, course / "subs" / student / name)
-    students, failures = pipeline.collect_submissions(
+    students, failures = intake.collect_submissions(
         course, assignment, course / "subs", progress=lambda _: None
     )
     assert not failures
     results = {
         r.student: r
-        for r in pipeline.autograde(
+        for r in autograde.autograde(
             course,
             assignment,
             students,
             jobs=2,
             progress=lambda _: None,
-            setup=pipeline.GradingSetup(sandbox=True, seed=99),
+            setup=records.GradingSetup(sandbox=True, seed=99),
         )
     }
     honest, cheat = results["honest"], results["cheat"]

@@ -22,7 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import cli, pipeline
+from course_utils import cli
+from course_utils.grading import autograde, gradebook, intake, records
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("term-course")]
 
@@ -204,7 +205,7 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
 
     from nbgrader.api import Gradebook
 
-    with Gradebook(pipeline.gradebook_url(course)) as gradebook:  # a person grades the answers
+    with Gradebook(records.gradebook_url(course)) as gradebook:  # a person grades the answers
         for student, points in (("alice", 2.0), ("bob", 0.5)):
             grade = gradebook.find_grade("explain", "toy", ASSIGNMENT, student)
             grade.manual_score = points
@@ -220,7 +221,7 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
     assert alice_row["reason"] == ""
 
     # a re-grade (a new seed, a fixed grader) keeps a person's grade of an unchanged answer
-    again = pipeline.autograde(
+    again = autograde.autograde(
         course, ASSIGNMENT, ["alice"], cell_timeout=10, progress=lambda _: None
     )
     assert "graded by hand before were unchanged" in again[0].reason
@@ -239,7 +240,7 @@ def test_a_term_through_the_exchange(course, tmp_path, sandbox_available):
 
 
 def test_a_single_class_zip_is_a_folder_per_student(course, tmp_path):
-    pipeline.release(course, [ASSIGNMENT], progress=lambda _: None)
+    gradebook.release(course, [ASSIGNMENT], progress=lambda _: None)
     released = (course / "assignments" / ASSIGNMENT / "toy.ipynb").read_bytes()
     inner = tmp_path / "dan.zip"
     with zipfile.ZipFile(inner, "w") as archive:
@@ -250,11 +251,11 @@ def test_a_single_class_zip_is_a_folder_per_student(course, tmp_path):
         archive.writestr("toy-submissions/bob/notes.txt", "no notebook")
         archive.write(inner, "toy-submissions/dan.zip")
     messages: list[str] = []
-    ready, failures = pipeline.collect_submissions(course, ASSIGNMENT, class_zip, messages.append)
+    ready, failures = intake.collect_submissions(course, ASSIGNMENT, class_zip, messages.append)
     assert sorted(ready) == ["alice", "dan"]
     assert [f.student for f in failures] == ["bob"]
     assert "found 3 submission(s) of toy: 2 ready to grade, 1 unusable (bob)" in messages[-1]
-    record = json.loads(pipeline.record_path(course, ASSIGNMENT, "bob").read_text())
+    record = json.loads(records.record_path(course, ASSIGNMENT, "bob").read_text())
     assert record["status"] == "failed" and "notes.txt" in record["reason"]
-    with pytest.raises(pipeline.CourseError, match="does not exist"):
-        pipeline.collect_submissions(course, ASSIGNMENT, tmp_path / "missing.zip")
+    with pytest.raises(records.CourseError, match="does not exist"):
+        intake.collect_submissions(course, ASSIGNMENT, tmp_path / "missing.zip")

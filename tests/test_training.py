@@ -116,7 +116,7 @@ def test_progress_in_an_executed_notebook_is_one_output(tmp_path):
     """In a Jupyter kernel the bar is one display output updated in place: nbclient stores one line."""
     import nbformat
 
-    from course_utils.notebooks import execute_notebook
+    from course_utils.publish.notebooks import execute_notebook
 
     source = (
         "import time\n"

@@ -1,4 +1,4 @@
-"""course_utils.verify: test cells re-run in the grader, the student's functions in a worker."""
+"""course_utils.grading.verify: test cells re-run in the grader, the student's functions in a worker."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import verify
-from course_utils.grading import LibraryShortcutError, call_student
-from course_utils.sandbox import Limits
-from course_utils.verify import RemoteFunction, WorkerClient
+from course_utils.checks.toolkit import LibraryShortcutError, call_student
+from course_utils.grading import verify
+from course_utils.grading.sandbox.bubblewrap import Limits
+from course_utils.grading.verify import RemoteFunction, WorkerClient
 
 
 def test_names_in_a_test_cell():

@@ -1,4 +1,4 @@
-"""course_utils.wire: values cross between grader and worker as plain data only."""
+"""course_utils.grading.wire: values cross between grader and worker as plain data only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import wire
+from course_utils.grading import wire
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
-"""The fork servers (course_utils.zygote): imports done once, nothing shared, nothing leaked.
+"""The fork servers (course_utils.grading.sandbox.zygote): imports done once, nothing shared, nothing leaked.
 
 A per-student server runs in that student's own sandbox; a shared one (a root grader's
 default) serves every student of a grading process and walls each fork in on its own
-(course_utils.isolation)."""
+(course_utils.grading.sandbox.isolation)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ import time
 
 import pytest
 
-from course_utils import wire
-from course_utils.sandbox import SandboxUnavailable, check_sandbox, give_to_sandbox, sandbox_env
-from course_utils.zygote import SandboxSession, SharedForkServer
+from course_utils.grading import wire
+from course_utils.grading.sandbox.bubblewrap import (
+    SandboxUnavailable,
+    check_sandbox,
+    give_to_sandbox,
+    sandbox_env,
+)
+from course_utils.grading.sandbox.zygote import SandboxSession, SharedForkServer
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +42,7 @@ def _worker(session: SandboxSession, cells: list[str]) -> subprocess.Popen:
     program.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     give_to_sandbox(folder)
     command = session.command(
-        "worker", ["course_utils.worker", str(program)], folder, sandbox_env({"MPLBACKEND": "Agg"})
+        "worker", ["course_utils.grading.worker", str(program)], folder, sandbox_env({"MPLBACKEND": "Agg"})
     )
     return subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -119,7 +124,7 @@ def test_the_stand_in_takes_its_child_along_and_the_server_survives_its_children
         assert session.alive()
         probe.stdin.close()
         assert probe.wait(timeout=30) == 0
-        command = session.command("worker", ["course_utils.worker", "-"], "/", {})
+        command = session.command("worker", ["course_utils.grading.worker", "-"], "/", {})
         session.close()  # no server any more: the caller falls back to a plain sandbox
         late = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert late.wait(timeout=30) == 111  # no server: the caller falls back to a plain sandbox
@@ -133,7 +138,7 @@ def test_the_sandbox_ends_when_its_grader_dies_without_closing_it(sandboxed, kin
         [
             sys.executable,
             "-c",
-            f"import os\nfrom course_utils.zygote import {kind}\n"
+            f"import os\nfrom course_utils.grading.sandbox.zygote import {kind}\n"
             f"s = {kind}().start()\nassert s.ready()\nprint(s.socket_path, flush=True)\n"
             "os._exit(0)  # no close(): as a grading process killed mid-run\n",
         ],
@@ -241,7 +246,7 @@ def test_a_shared_server_refuses_a_home_outside_its_folder(sandboxed):
     try:
         assert server.ready()
         with server.session() as session:
-            command = session.command("worker", ["course_utils.worker", "-"], "/", {})
+            command = session.command("worker", ["course_utils.grading.worker", "-"], "/", {})
             request = json.loads(command[-1])
             for home in ("/", str(server.control), str(server.homes / ".." / "x")):
                 command[-1] = json.dumps({**request, "home": home})

@@ -6,7 +6,7 @@ comparing the student's output with the outputs of typical bugs), and prints one
 
 Hidden cases draw their inputs from :func:`hidden_rng`. In a student's notebook that is the seed
 printed in the test cell; when the grader verifies a submission outside the student's process
-(:mod:`course_utils.verify`) a secret seed drawn per grading run is mixed in, so the hidden
+(:mod:`course_utils.grading.verify`) a secret seed drawn per grading run is mixed in, so the hidden
 inputs cannot be known in advance.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..grading import (
+from .toolkit import (
     assert_array_close,
     assert_int_equal,
     describe_call,

@@ -17,13 +17,6 @@ from typing import Any
 import numpy as np
 
 from .. import arithmetic, reference
-from ..grading import (
-    assert_array_close,
-    assert_int_equal,
-    call_student,
-    describe_call,
-    random_conv1d_case,
-)
 from ..validation import check_int
 from ._common import (
     _KERNEL_WORDS,
@@ -37,6 +30,13 @@ from ._common import (
     _print_advice,
     _report,
     hidden_rng,
+)
+from .toolkit import (
+    assert_array_close,
+    assert_int_equal,
+    call_student,
+    describe_call,
+    random_conv1d_case,
 )
 
 CONV1D_FEATURES = ("single_channel", "channels_bias", "stride_padding", "dilation", "padding_modes")

@@ -19,15 +19,6 @@ import numpy as np
 
 from .. import arithmetic, reference
 from ..device import float64_device
-from ..grading import (
-    assert_array_close,
-    call_student,
-    call_student_torch,
-    describe_call,
-    random_conv2d_case,
-    random_pool_case,
-    tie_free,
-)
 from ..validation import check_int
 from ._common import (
     _KERNEL_WORDS,
@@ -44,6 +35,15 @@ from ._common import (
     _report,
     _student_lines_run,
     hidden_rng,
+)
+from .toolkit import (
+    assert_array_close,
+    call_student,
+    call_student_torch,
+    describe_call,
+    random_conv2d_case,
+    random_pool_case,
+    tie_free,
 )
 
 CONV2D_FEATURES = ("channels_bias", "stride_padding", "dilation", "padding_modes", "groups")

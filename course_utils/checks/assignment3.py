@@ -21,17 +21,6 @@ from typing import Any
 import numpy as np
 
 from .. import reference
-from ..grading import (
-    assert_array_close,
-    call_student,
-    call_student_torch,
-    describe_call,
-    describe_value,
-    random_conv1d_case,
-    random_conv2d_case,
-    random_pool_case,
-    tie_free,
-)
 from ..validation import check_int
 from ._common import (
     Bug,
@@ -47,6 +36,17 @@ from ._common import (
     hidden_rng,
 )
 from .assignment2 import POOL_INPUT, im2col_2d_reference
+from .toolkit import (
+    assert_array_close,
+    call_student,
+    call_student_torch,
+    describe_call,
+    describe_value,
+    random_conv1d_case,
+    random_conv2d_case,
+    random_pool_case,
+    tie_free,
+)
 
 CONV2D_BACKWARD_FEATURES = ("basic", "stride_padding", "dilation")
 BACKWARD_LAYERS = ("relu", "conv2d", "max_pool2d", "avg_pool2d")

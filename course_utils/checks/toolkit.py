@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import (
+from course_utils import (
     arithmetic,  # noqa: F401  (loaded so that the guard can block its formulas)
     reference,
 )
-from .arithmetic import PADDING_MODES, effective_kernel_size
-from .validation import check_int
+from course_utils.arithmetic import PADDING_MODES, effective_kernel_size
+from course_utils.validation import check_int
 
 TINY = 1e-300  # keeps relative errors finite when both values are 0
 SMALL_ARRAY = 20  # arrays up to this many entries are printed in full in messages
@@ -1068,7 +1068,7 @@ def call_student_torch(
         raise AssertionError(
             f"expected a function, got {type(fn).__name__} {fn!r}: did you overwrite the name?"
         )
-    from .device import float64_device
+    from course_utils.device import float64_device
 
     exercise = exercise or getattr(fn, "__name__", "exercise")
     where = str(device) if device is not None else str(float64_device())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import pipeline
-from .notebooks import (
+from course_utils.grading import autograde, gradebook, records
+from course_utils.publish.notebooks import (
     execute_notebook,
     export_html,
     export_slides,
@@ -64,7 +64,7 @@ def executed_lecture(
 
 
 def execute_lectures(
-    root: Path, names: list[str] | None = None, progress: pipeline.Progress = print
+    root: Path, names: list[str] | None = None, progress: records.Progress = print
 ) -> list[LectureResult]:
     """Execute each lecture into _build/lectures (notebook with outputs, HTML page, reveal.js slides)."""
     out_dir = root / BUILD_DIR / LECTURES_DIR
@@ -97,10 +97,10 @@ def execute_lectures(
 
 
 def build_reading_site(
-    root: Path, lectures: list[LectureResult], progress: pipeline.Progress = print
+    root: Path, lectures: list[LectureResult], progress: records.Progress = print
 ) -> tuple[Path | None, str]:
     """Build the reading site from the executed lectures; return its index (None) and a status."""
-    from . import site
+    from course_utils.publish import site
 
     executed = [p for lecture in lectures for p in lecture.outputs if p.suffix == ".ipynb"]
     start = time.perf_counter()
@@ -117,7 +117,7 @@ def build_reading_site(
 
 def write_report(
     root: Path,
-    checks: list[pipeline.CheckResult],
+    checks: list[records.CheckResult],
     lectures: list[LectureResult],
     seconds: float,
     site: tuple[Path | None, str] | None = None,
@@ -165,13 +165,13 @@ def write_report(
     return report
 
 
-def build(root: Path, jobs: int = 1, progress: pipeline.Progress = print) -> bool:
+def build(root: Path, jobs: int = 1, progress: records.Progress = print) -> bool:
     """Release, check and execute everything; return True when every part succeeded."""
     start = time.perf_counter()
     progress("== releasing assignments from solutions/ into assignments/")
-    pipeline.release(root, progress=progress)
+    gradebook.release(root, progress=progress)
     progress("== checking: every solution must score full marks, every release zero")
-    checks = pipeline.check(root, jobs=jobs, progress=progress)
+    checks = autograde.check(root, jobs=jobs, progress=progress)
     for item in checks:
         progress(
             f"{item.assignment}: {'ok' if item.ok else 'PROBLEM: ' + '; '.join(item.problems)}"
@@ -189,15 +189,15 @@ def build(root: Path, jobs: int = 1, progress: pipeline.Progress = print) -> boo
     progress("")
     progress(f"{'BUILD OK' if ok else 'BUILD FAILED'} in {time.perf_counter() - start:.0f} s")
     progress(f"  report:            {report.relative_to(root)}")
-    progress(f"  student notebooks: {pipeline.RELEASE_DIR}/ (commit them)")
+    progress(f"  student notebooks: {records.RELEASE_DIR}/ (commit them)")
     progress(f"  executed lectures: {BUILD_DIR}/{LECTURES_DIR}/*.ipynb, *.html, *.slides.html")
     progress(f"  reading site:      {BUILD_DIR}/site/index.html (works offline)")
-    progress(f"  grading logs:      {pipeline.LOG_DIR}/check/")
+    progress(f"  grading logs:      {records.LOG_DIR}/check/")
     return ok
 
 
 def check_slides(
-    root: Path, paths: list[Path], reuse: bool = True, progress: pipeline.Progress = print
+    root: Path, paths: list[Path], reuse: bool = True, progress: records.Progress = print
 ) -> bool:
     """Export each lecture's slides offline and check every slide in headless Chromium.
 
@@ -205,7 +205,7 @@ def check_slides(
     ``h`` or ``h/v`` and heading, with a screenshot in _build/screenshots/) and any remote
     request, console error, broken image or unrendered TeX. Returns True when all is clean.
     """
-    from . import browser
+    from course_utils.publish import browser
 
     reason = browser.unavailable_reason()
     if reason:
@@ -241,11 +241,11 @@ def check_slides(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.build --check-slides LECTURE.ipynb ...``: the slide checker."""
+    """``python -m course_utils.publish.build --check-slides LECTURE.ipynb ...``: the slide checker."""
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.build",
+        prog="python -m course_utils.publish.build",
         description="Check lecture slides offline in headless Chromium at 1280x720.",
     )
     parser.add_argument(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import offline
-from .notebooks import read_notebook, static_widgets
+from course_utils.publish import offline
+from course_utils.publish.notebooks import read_notebook, static_widgets
 
 SOURCE_DIR = "site_src"
 SITE_DIR = "site"

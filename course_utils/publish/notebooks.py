@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import offline
+from course_utils.publish import offline
 
 NOTEBOOK_METADATA_KEPT = ("kernelspec", "language_info", "nbgrader", "celltoolbar")
 CELL_METADATA_KEPT = ("nbgrader", "slideshow", "tags", "deletable", "editable")

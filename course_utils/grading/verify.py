@@ -3,15 +3,15 @@
 After nbgrader has run a student's notebook (in the sandbox), every test cell that passed there
 is run again *here*, in the grader's process, from its trusted source in ``solutions/``: the
 student's functions are :class:`RemoteFunction` proxies that forward each call to a fresh
-sandboxed worker (:mod:`course_utils.worker`) holding only the student's answer cells, and get
-plain arrays back (:mod:`course_utils.wire`). The checkers, the reference results and the
+sandboxed worker (:mod:`course_utils.grading.worker`) holding only the student's answer cells, and get
+plain arrays back (:mod:`course_utils.grading.wire`). The checkers, the reference results and the
 comparison all live in this process, so nothing the student's code patches, reads from stack
 frames or prints can change the verdict; and the hidden cases use a seed drawn per grading run
 (:func:`course_utils.checks.secret_seed`), so they cannot be memoized from the notebook.
 
 A cell that passed in the notebook but fails here scores 0 in the gradebook and is flagged;
-the answer cells are also read for code no honest answer needs (:mod:`course_utils.integrity`).
-Run as ``python -m course_utils.verify ROOT ASSIGNMENT STUDENT --seed N`` by the pipeline.
+the answer cells are also read for code no honest answer needs (:mod:`course_utils.grading.integrity`).
+Run as ``python -m course_utils.grading.verify ROOT ASSIGNMENT STUDENT --seed N`` by the pipeline.
 """
 
 from __future__ import annotations
@@ -31,9 +31,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import wire
-from .grading import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
-from .sandbox import Limits, end_process_group, give_to_sandbox, sandbox_command, sandbox_env
+from course_utils.checks.toolkit import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
+from course_utils.grading import wire
+from course_utils.grading.records import report_path
+from course_utils.grading.sandbox.bubblewrap import (
+    Limits,
+    end_process_group,
+    give_to_sandbox,
+    sandbox_command,
+    sandbox_env,
+)
 
 TRUSTED_NAMES = {"cu": "course_utils", "np": "numpy", "math": "math"}
 _ERRORS = {
@@ -94,9 +101,9 @@ class WorkerClient:
         self.starts = 0
 
     def start(self) -> None:
-        from .zygote import current
+        from course_utils.grading.sandbox.zygote import current
 
-        # In the student's session (course_utils.zygote), forked with its imports done, when
+        # In the student's session (course_utils.grading.sandbox.zygote), forked with its imports done, when
         # the grader started one and it still runs; else in a sandbox of its own.
         session = current() if self.sandbox else None
         if session is not None:
@@ -106,12 +113,12 @@ class WorkerClient:
         program = self.folder / "program.json"
         program.write_text(json.dumps({"cells": self.cells}), encoding="utf-8")
         give_to_sandbox(self.folder)
-        command = [sys.executable, "-m", "course_utils.worker", str(program)]
+        command = [sys.executable, "-m", "course_utils.grading.worker", str(program)]
         env = None
         if session is not None:
             command = session.command(
                 "worker",
-                ["course_utils.worker", str(program)],
+                ["course_utils.grading.worker", str(program)],
                 self.folder,
                 sandbox_env({"MPLBACKEND": "Agg"}),
             )
@@ -262,7 +269,7 @@ def test_cells(source_notebook: dict[str, Any]) -> dict[str, str]:
     }
 
 
-# Errors the executor (course_utils.sandbox.GuardedExecute) writes into cells it lost.
+# Errors the executor (course_utils.grading.sandbox.kernel.GuardedExecute) writes into cells it lost.
 LOST_CELL_ERRORS = ("KernelDiedError", "CellTimeoutError")
 
 
@@ -362,7 +369,7 @@ def _run_test_cell(
 ) -> tuple[bool, str]:
     import importlib
 
-    from .checks import secret_seed
+    from course_utils.checks import secret_seed
 
     namespace: dict[str, Any] = {
         name: importlib.import_module(module) for name, module in trusted.items()
@@ -389,7 +396,7 @@ def verify_notebooks(
     cell_seconds: float,
 ) -> VerifyReport:
     """Verify each (name, source notebook, graded notebook, points, scores in the notebook) of a submission."""
-    from .integrity import scan_cells
+    from course_utils.grading.integrity import scan_cells
 
     started = time.monotonic()
     report = VerifyReport(student, assignment, seed, sandbox)
@@ -455,7 +462,7 @@ def verify_submission(
     """Verify a graded submission, set failed cells to 0 in the gradebook, annotate the graded notebook."""
     from nbgrader.api import Gradebook
 
-    from .pipeline import AUTOGRADED_DIR, SOURCE_DIR, gradebook_url
+    from course_utils.grading.records import AUTOGRADED_DIR, SOURCE_DIR, gradebook_url
 
     limits = limits or Limits.from_env()
     db_url = db_url or gradebook_url(root)
@@ -500,7 +507,7 @@ def verify_submission(
 
 def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdict]) -> None:
     """Add the re-run's message to each failed test cell of the graded notebook (feedback shows it)."""
-    from .pipeline import AUTOGRADED_DIR
+    from course_utils.grading.records import AUTOGRADED_DIR
 
     for notebook in {c.notebook for c in failed}:
         path = root / AUTOGRADED_DIR / student / assignment / f"{notebook}.ipynb"
@@ -525,15 +532,10 @@ def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdic
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def report_path(root: Path, assignment: str, student: str) -> Path:
-    """Where the pipeline keeps a submission's verification report."""
-    from .pipeline import LOG_DIR
-
-    return root / LOG_DIR / f"verify-{assignment}-{student}.json"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.verify", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.grading.verify", description=__doc__
+    )
     parser.add_argument("root", type=Path)
     parser.add_argument("assignment")
     parser.add_argument("student")

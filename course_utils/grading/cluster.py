@@ -2,7 +2,7 @@
 
 The course's machine (the *client*) submits one Dask task per student to a ``dask.distributed``
 scheduler; each worker grades its tasks in a long-lived grading process of its own
-(:class:`course_utils.grader.GraderProcess`: nbgrader's autograde in the bubblewrap sandbox, then
+(:class:`course_utils.grading.pool.GraderProcess`: nbgrader's autograde in the bubblewrap sandbox, then
 the verification), so the per-student cost is the same as on one machine. Dask does the
 scheduling, the retries (a task whose worker dies is run again on another worker) and the
 dashboard; nothing here is a job queue of our own.
@@ -39,7 +39,7 @@ def grade_task(
     """Grade one submission on a Dask worker; return the GradeResult as a dict (runs on the worker)."""
     from dataclasses import asdict
 
-    from .grader import GraderProcess, _setup_from_dict
+    from course_utils.grading.pool import GraderProcess, _setup_from_dict
 
     graders: dict[str, GraderProcess] = getattr(_LOCAL, "graders", None) or {}
     _LOCAL.graders = graders
@@ -82,8 +82,8 @@ def autograde_on_cluster(
 
     from distributed import Client, as_completed
 
-    from .grader import setup_to_dict
-    from .pipeline import CourseError, GradeResult, gradebook_url
+    from course_utils.grading.pool import setup_to_dict
+    from course_utils.grading.records import CourseError, GradeResult, gradebook_url
 
     students = list(students)
     db_url = gradebook_url(root)

@@ -2,14 +2,14 @@
 
 Grading one submission starts two sandboxed Python processes, the notebook's kernel and then the
 verification worker, and each imports numpy, torch and the course (about 3 s of CPU each on a
-small machine). ``python -m course_utils.zygote serve SOCKET`` imports all of that once and then
+small machine). ``python -m course_utils.grading.sandbox.zygote serve SOCKET`` imports all of that once and then
 forks, on request, the kernel and later the worker, which start with the imports already done.
 It runs in one of two ways:
 
 * **Shared** (:class:`SharedForkServer`, the default when the grader runs as root): one server
   per grading process, as root in one bubblewrap sandbox that sees a folder of student homes.
   It runs no student code; every fork is walled in before any student code runs
-  (course_utils.isolation): new mount, PID, network, IPC and UTS namespaces, only that
+  (course_utils.grading.sandbox.isolation): new mount, PID, network, IPC and UTS namespaces, only that
   student's home visible, a fresh ``/tmp`` and ``/proc``, the user ``nobody`` with no
   capabilities and ``no_new_privs``, the limits. The server checks once, when it starts, that
   all of this works here; if it does not, grading falls back to per-student sessions.
@@ -22,7 +22,7 @@ other process of its sandbox, so what the kernel left running never meets the wo
 that is gone makes the kernel and the worker fall back to plain sandboxes: slower, never a
 grade that depends on it.
 
-Outside the sandbox, ``python -m course_utils.zygote run SOCKET KIND -- ARGS`` stands in for the
+Outside the sandbox, ``python -m course_utils.grading.sandbox.zygote run SOCKET KIND -- ARGS`` stands in for the
 process that a kernel manager or the worker client would start: it hands its standard streams
 to the fork server (``SCM_RIGHTS``), waits, and exits with the child's status; killed, it takes
 the child with it.
@@ -57,12 +57,13 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "course_utils.device",
-    "course_utils.grading",
+    "course_utils.checks.toolkit",
     "course_utils.checks",
     "course_utils.reference",
-    "course_utils.sandbox",
-    "course_utils.wire",
-    "course_utils.worker",
+    "course_utils.grading.sandbox.bubblewrap",
+    "course_utils.grading.sandbox.outputcap",
+    "course_utils.grading.wire",
+    "course_utils.grading.worker",
 )
 
 
@@ -132,7 +133,7 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shar
             kernelapp.launch_new_instance()
             code = 0
         else:
-            from course_utils import worker
+            from course_utils.grading import worker
 
             code = worker.main(sys.argv)
     except SystemExit as exc:
@@ -191,8 +192,8 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
     init (root, reaps, ends the namespace when the student's process ends); that one's child
     drops to ``nobody`` under the limits and becomes the kernel or the worker.
     """
-    from . import isolation
-    from .sandbox import Limits
+    from course_utils.grading.sandbox import isolation
+    from course_utils.grading.sandbox.bubblewrap import Limits
 
     limits = Limits(**request["limits"])
     isolation.enter_private_namespaces(
@@ -211,7 +212,7 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
 
 def _enclose(request: dict[str, Any], shared: Shared | None) -> None:
     """The last steps before student code: the walls (a shared server) and the seccomp filter."""
-    from .isolation import deny_risky_syscalls
+    from course_utils.grading.sandbox.isolation import deny_risky_syscalls
 
     if shared is not None:
         _wall_in(request, shared)
@@ -220,7 +221,7 @@ def _enclose(request: dict[str, Any], shared: Shared | None) -> None:
 
 def _walls_work(shared: Shared) -> bool:
     """Fork once, wall the fork in and drop to ``nobody``: True if every step worked."""
-    from .sandbox import Limits
+    from course_utils.grading.sandbox.bubblewrap import Limits
 
     probe = os.path.join(shared.homes, "probe")
     os.makedirs(probe, exist_ok=True)
@@ -238,7 +239,9 @@ def _walls_work(shared: Shared) -> bool:
     _, raw = os.waitpid(pid, 0)
     os.rmdir(probe)
     if _status(raw) != 0:
-        print(f"course_utils.zygote: a fork cannot be walled in here (status {_status(raw)})")
+        print(
+            f"course_utils.grading.sandbox.zygote: a fork cannot be walled in here (status {_status(raw)})"
+        )
         return False
     return True
 
@@ -354,7 +357,10 @@ def run(socket_path: str, kind: str, request: dict[str, Any]) -> int:
         request = {**request, "kind": kind}
         socket.send_fds(client, [json.dumps(request).encode()], [0, 1, 2])
     except OSError as exc:
-        print(f"course_utils.zygote: no fork server at {socket_path}: {exc}", file=sys.stderr)
+        print(
+            f"course_utils.grading.sandbox.zygote: no fork server at {socket_path}: {exc}",
+            file=sys.stderr,
+        )
         return 111
     child: list[int] = []
 
@@ -376,7 +382,7 @@ def run(socket_path: str, kind: str, request: dict[str, Any]) -> int:
             line, buffer = buffer.split(b"\n", 1)
             answer = json.loads(line)
             if "error" in answer:
-                print(f"course_utils.zygote: {answer['error']}", file=sys.stderr)
+                print(f"course_utils.grading.sandbox.zygote: {answer['error']}", file=sys.stderr)
                 return 113
             if "pid" in answer:
                 child.append(answer["pid"])
@@ -412,7 +418,7 @@ class _ServerProcess:
         if self.process is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()  # the server ends itself and its sandbox
-            from .sandbox import end_process_group
+            from course_utils.grading.sandbox.bubblewrap import end_process_group
 
             end_process_group(self.process)
             self.process = None
@@ -426,7 +432,7 @@ class SandboxSession(_ServerProcess):
     """
 
     def __init__(self, limits=None) -> None:
-        from .sandbox import Limits
+        from course_utils.grading.sandbox.bubblewrap import Limits
 
         self.limits = limits or Limits.from_env()
         self.private = Path(tempfile.mkdtemp(prefix="course-session-"))
@@ -438,12 +444,22 @@ class SandboxSession(_ServerProcess):
 
     def start(self) -> SandboxSession:
         """Start the sandbox and its imports (returns at once)."""
-        from .sandbox import give_to_sandbox, sandbox_command, sandbox_env
+        from course_utils.grading.sandbox.bubblewrap import (
+            give_to_sandbox,
+            sandbox_command,
+            sandbox_env,
+        )
 
         give_to_sandbox(self.private)
         give_to_sandbox(self.scratch)
         command = sandbox_command(
-            [sys.executable, "-m", "course_utils.zygote", "serve", self.socket_path],
+            [
+                sys.executable,
+                "-m",
+                "course_utils.grading.sandbox.zygote",
+                "serve",
+                self.socket_path,
+            ],
             writable=[self.private, self.scratch],
             cwd=self.scratch,
             limits=self.limits,
@@ -460,7 +476,15 @@ class SandboxSession(_ServerProcess):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         request = json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env})
-        return [sys.executable, "-m", "course_utils.zygote", "run", self.socket_path, kind, request]
+        return [
+            sys.executable,
+            "-m",
+            "course_utils.grading.sandbox.zygote",
+            "run",
+            self.socket_path,
+            kind,
+            request,
+        ]
 
     def new_folder(self, prefix: str) -> Path:
         """A fresh folder inside ``private``, writable inside the sandbox, for the next fork.
@@ -468,7 +492,7 @@ class SandboxSession(_ServerProcess):
         Every process of this session ends first: what the grader then writes there (as root)
         meets no student process that could swap a path for a link to a file of the grader's.
         """
-        from .sandbox import give_to_sandbox
+        from course_utils.grading.sandbox.bubblewrap import give_to_sandbox
 
         self.end()
         self._count += 1
@@ -504,7 +528,7 @@ class SharedForkServer(_ServerProcess):
 
     It runs as root in one bubblewrap sandbox that sees ``homes`` (one folder per student) and
     its own ``control`` folder (the socket); it imports once, and every fork it makes is walled
-    in before any student code runs (course_utils.isolation): new namespaces, only that
+    in before any student code runs (course_utils.grading.sandbox.isolation): new namespaces, only that
     student's home visible, ``nobody``, the limits. :meth:`session` gives a student's session;
     one student at a time (closing a session ends every process the server has forked).
     """
@@ -520,10 +544,10 @@ class SharedForkServer(_ServerProcess):
 
     def start(self) -> SharedForkServer:
         """Start the sandbox and its imports (returns at once)."""
-        from .sandbox import sandbox_command, sandbox_env
+        from course_utils.grading.sandbox.bubblewrap import sandbox_command, sandbox_env
 
         command = sandbox_command(
-            [sys.executable, "-m", "course_utils.zygote", "serve", self.socket_path]
+            [sys.executable, "-m", "course_utils.grading.sandbox.zygote", "serve", self.socket_path]
             + ["--homes", str(self.homes)],
             writable=[self.homes, self.control],
             cwd=self.control,
@@ -550,7 +574,7 @@ class SharedSession:
     """One student's session in a :class:`SharedForkServer`: the interface of :class:`SandboxSession`."""
 
     def __init__(self, server: SharedForkServer, home: Path, limits=None) -> None:
-        from .sandbox import Limits, give_to_sandbox
+        from course_utils.grading.sandbox.bubblewrap import Limits, give_to_sandbox
 
         self.server = server
         self.limits = limits or Limits.from_env()
@@ -580,7 +604,7 @@ class SharedSession:
         """The command line of the stand-in process that runs ``argv``'s program as ``kind`` inside."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        from .sandbox import sandbox_user
+        from course_utils.grading.sandbox.bubblewrap import sandbox_user
 
         request = {"argv": list(argv), "cwd": str(cwd), "env": env, "home": str(self.home)}
         request["limits"] = dataclasses.asdict(self.limits)
@@ -588,7 +612,7 @@ class SharedSession:
         return [
             sys.executable,
             "-m",
-            "course_utils.zygote",
+            "course_utils.grading.sandbox.zygote",
             "run",
             self.socket_path,
             kind,
@@ -637,7 +661,7 @@ def fork_server_mode() -> str:
     ``COURSE_FORK_SERVER=per-student``): a sandbox and a fork server for each student.
     ``off`` (``COURSE_FORK_SERVER=0``): kernel and worker each start a new sandboxed Python.
     """
-    from .sandbox import sandbox_user
+    from course_utils.grading.sandbox.bubblewrap import sandbox_user
 
     value = os.environ.get(FORK_SERVER_ENV_VAR, "1").strip().lower()
     if value in ("0", "false", "no", "off"):
@@ -647,7 +671,7 @@ def fork_server_mode() -> str:
     return "shared"
 
 
-# The session of the submission being graded in this process, if any (see course_utils.grader).
+# The session of the submission being graded in this process, if any (see course_utils.grading.pool).
 CURRENT: SandboxSession | SharedSession | None = None
 
 
@@ -666,7 +690,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 5 and argv[1] == "run":
         return run(argv[2], argv[3], json.loads(argv[4]))
     print(
-        "usage: python -m course_utils.zygote serve SOCKET [--homes FOLDER] | run SOCKET KIND REQUEST"
+        "usage: python -m course_utils.grading.sandbox.zygote serve SOCKET [--homes FOLDER] | run SOCKET KIND REQUEST"
     )
     return 2
 

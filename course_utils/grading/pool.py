@@ -1,17 +1,17 @@
 """A long-lived grading process: nbgrader's autograde and the verification in one process.
 
 ``pipeline._grade_one`` starts a new ``nbgrader autograde`` process per student and then a new
-``python -m course_utils.verify`` process; each one imports nbgrader, SQLAlchemy, torch and the
+``python -m course_utils.grading.verify`` process; each one imports nbgrader, SQLAlchemy, torch and the
 course again (most of the per-submission time on a small machine). Here one process does the
 imports once and then grades student after student:
 
 * :func:`grade_in_process` runs nbgrader's ``Autograde`` app in this process (through
   ``NbGraderAPI``, reading ``nbgrader_config.py`` as the command does), then the verification
-  (:func:`course_utils.verify.verify_submission`) and the gradebook read-back, and returns the
-  same :class:`~course_utils.pipeline.GradeResult` as the one-process-per-student path. Every
+  (:func:`course_utils.grading.verify.verify_submission`) and the gradebook read-back, and returns the
+  same :class:`~course_utils.grading.records.GradeResult` as the one-process-per-student path. Every
   student still gets a fresh sandboxed kernel and a fresh sandboxed worker: nothing of one
   student's run reaches the next.
-* ``python -m course_utils.grader serve`` is that process: it reads one request per line on its
+* ``python -m course_utils.grading.pool serve`` is that process: it reads one request per line on its
   standard input and answers one JSON line; the student's kernel inherits neither channel (they
   move to private descriptors; fd 0 becomes /dev/null, fd 1 the log), and the process dies with
   its parent (``PR_SET_PDEATHSIG``), so a killed Dask worker cannot leave a grader behind.
@@ -33,19 +33,16 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import IO, Any
 
-from . import zygote
-from .sandbox import Limits, end_process_group, use_own_sandbox_uid
+from EXTRA import _nbgrader_api
+
+from course_utils.grading.sandbox import zygote
+from course_utils.grading.sandbox.bubblewrap import Limits, end_process_group, use_own_sandbox_uid
 
 READY = "course-grader-ready"
 
 
-# --------------------------------------------------------------------------------------------
-# In the grading process
-# --------------------------------------------------------------------------------------------
-
-
 def _setup_from_dict(data: dict[str, Any]):
-    from .pipeline import GradingSetup
+    from course_utils.grading.records import GradingSetup
 
     return GradingSetup(
         sandbox=bool(data["sandbox"]),
@@ -56,52 +53,13 @@ def _setup_from_dict(data: dict[str, Any]):
 
 
 def setup_to_dict(setup) -> dict[str, Any]:
-    """Return a :class:`~course_utils.pipeline.GradingSetup` as plain JSON data."""
+    """Return a :class:`~course_utils.grading.records.GradingSetup` as plain JSON data."""
     return {
         "sandbox": setup.sandbox,
         "limits": asdict(setup.limits),
         "seed": setup.seed,
         "verify": setup.verify,
     }
-
-
-def _nbgrader_api(root: Path, cell_timeout: int | None):
-    """Return an ``NbGraderAPI`` configured as ``nbgrader`` run in ``root`` would be."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
-    if cell_timeout is not None:
-        config.Execute.timeout = int(cell_timeout)
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
-
-
-def verify_in_process(root: Path, assignment: str, student: str, setup, cell_seconds: float) -> str:
-    """Verify a graded submission here (no new process); write its report; return a problem, if any."""
-    from .verify import report_path, verify_submission
-
-    try:
-        report = verify_submission(
-            root,
-            assignment,
-            student,
-            seed=setup.seed,
-            sandbox=setup.sandbox,
-            limits=setup.limits,
-            cell_seconds=cell_seconds,
-        )
-    except Exception as exc:  # noqa: BLE001 (any failure leaves the grade unverified, never lost)
-        return (
-            "the re-run of the tests outside the notebook failed "
-            f"({type(exc).__name__}: {str(exc)[:200]}); grade not verified"
-        )
-    path = report_path(root, assignment, student)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
-    return ""
 
 
 def grade_in_process(
@@ -117,10 +75,10 @@ def grade_in_process(
     The same steps and the same result as ``pipeline._grade_one``, without its two processes.
     ``timings``, when given, receives the seconds of each step (nbgrader, then the rest).
     """
-    from . import pipeline
+    from course_utils.grading import gradebook
 
     root = Path(root).resolve()
-    os.environ.update(pipeline._nbgrader_env(setup.env()))
+    os.environ.update(gradebook._nbgrader_env(setup.env()))
     cpu_start = _cpu_seconds()
     session = _take_session(setup)
     if PRESTART:  # the next student's imports overlap this student's grading
@@ -187,31 +145,37 @@ def shared_server(wait: bool = True) -> zygote.SharedForkServer | None:
 
 
 _spare: zygote.SandboxSession | None = None
+
+
 _shared: zygote.SharedForkServer | None = None
+
+
 _shared_failed = False
+
+
 # Whether grade_in_process starts the next student's session ahead of need (the serving process).
 PRESTART = False
 
 
 def _grade_in_session(root, assignment, student, setup, cell_timeout, timings, cpu_start):
-    from . import pipeline
+    from course_utils.grading import gradebook, records, submission
 
-    log_path = root / pipeline.LOG_DIR / f"autograde-{assignment}-{student}.log"
+    log_path = root / records.LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    result = pipeline.GradeResult(student, assignment, "failed", log=str(log_path))
-    graded_by_hand = pipeline._graded_answers(root, assignment, student)
+    result = records.GradeResult(student, assignment, "failed", log=str(log_path))
+    graded_by_hand = gradebook._graded_answers(root, assignment, student)
     api = _nbgrader_api(root, cell_timeout)
     with _captured("traitlets") as executor_log:  # the executor logs there, not to the app's log
         done = api.autograde(assignment, student, force=True, create=True)
     output = (done.get("log") or "") + executor_log.getvalue() + (done.get("error") or "")
     nbgrader_done, cpu_nbgrader = time.perf_counter(), _cpu_seconds()
     log_path.write_text(output, encoding="utf-8")
-    graded = list((root / pipeline.AUTOGRADED_DIR / student / assignment).glob("*.ipynb"))
+    graded = list((root / records.AUTOGRADED_DIR / student / assignment).glob("*.ipynb"))
     if not done.get("success") or not graded:
-        result.reason = pipeline._failure_reason(output)
+        result.reason = gradebook._failure_reason(output)
     else:
-        pipeline.finish_graded(root, result, output, setup, cell_timeout, graded_by_hand)
+        submission.finish_graded(root, result, output, setup, cell_timeout, graded_by_hand)
     result.seconds = time.perf_counter() - start
     if timings is not None:
         timings["nbgrader"] = nbgrader_done - start
@@ -264,8 +228,8 @@ def _warm_up() -> None:
     import nbgrader.apps  # noqa: F401
     import nbgrader.preprocessors  # noqa: F401
 
-    from . import checks, integrity, pipeline, verify  # noqa: F401
-    from .sandbox import GuardedExecute  # noqa: F401
+    from course_utils import checks  # noqa: F401
+    from course_utils.grading.sandbox.kernel import GuardedExecute  # noqa: F401
 
 
 def serve(parent: int | None = None) -> int:
@@ -280,9 +244,9 @@ def serve(parent: int | None = None) -> int:
     os.dup2(2, 1)  # and no channel to write a forged answer into
     sys.stdout = sys.stderr
     _warm_up()
-    from . import pipeline
+    from course_utils.grading import submission
 
-    pipeline.VERIFY_IN_PROCESS = True
+    submission.VERIFY_IN_PROCESS = True
     use_own_sandbox_uid()
     global PRESTART
     PRESTART = True
@@ -310,17 +274,12 @@ def serve(parent: int | None = None) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------
-# In the parent
-# --------------------------------------------------------------------------------------------
-
-
 class GraderUnavailable(RuntimeError):
     """The grading process could not start or did not answer."""
 
 
 class GraderProcess:
-    """A long-lived ``python -m course_utils.grader serve`` process, restarted when it fails.
+    """A long-lived ``python -m course_utils.grading.pool serve`` process, restarted when it fails.
 
     ``start()`` launches it ahead of need (its imports then overlap other work); ``grade()``
     sends one submission and waits at most ``timeout`` seconds; past that, or if the process
@@ -339,13 +298,13 @@ class GraderProcess:
         """Launch the process (returns at once; the first ``grade`` waits until it is ready)."""
         if self.process is not None:
             return
-        from .pipeline import _nbgrader_env
+        from course_utils.grading.gradebook import _nbgrader_env
 
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "course_utils.grader", "serve", f"--parent={os.getpid()}"],
+            [sys.executable, "-m", "course_utils.grading.pool", "serve", f"--parent={os.getpid()}"],
             cwd=self.root,
             env=_nbgrader_env(),
             stdin=subprocess.PIPE,
@@ -409,7 +368,7 @@ class GraderProcess:
 
         ``env`` is set in the grading process before grading (e.g. ``COURSE_DB_URL``).
         """
-        from .pipeline import GradeResult
+        from course_utils.grading.records import GradeResult
 
         started = time.perf_counter()
         if self.process is not None and self.process.poll() is not None:
@@ -476,7 +435,7 @@ class GraderProcess:
 class GraderPool:
     """``jobs`` long-lived grading processes, all started at once; each grades one student at a time.
 
-    Used from ``jobs`` threads (``pipeline.autograde``): ``grade`` takes a free process, grades,
+    Used from ``jobs`` threads (``autograde.autograde``): ``grade`` takes a free process, grades,
     and gives it back. Close it (or use ``with``) to end the processes.
     """
 
@@ -530,7 +489,7 @@ def progress_bar(total: int, description: str):
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grader")
+    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.pool")
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Walls for one forked process: new namespaces, a private view of the files, no privileges.
 
-The grading process's shared fork server (course_utils.zygote) runs as root in one bubblewrap
+The grading process's shared fork server (course_utils.grading.sandbox.zygote) runs as root in one bubblewrap
 sandbox and forks every student's kernel and worker. Before any student code runs, the fork
 calls :func:`enter_private_namespaces` and then, in the new PID namespace's first process,
 :func:`finish_in_new_pid_namespace` and :func:`drop_privileges`, so that each student ends up with
@@ -12,8 +12,8 @@ what a bubblewrap sandbox of their own gives:
   (what the server's sandbox had mounted under ``/tmp``, e.g. a virtual environment, is kept);
   a fresh ``/proc`` for the new PID namespace;
 * the grading process's own unprivileged uid (``nobody``'s by default, see
-  :func:`course_utils.sandbox.sandbox_user`), no capabilities (bounding set emptied),
-  ``no_new_privs``, and the :class:`course_utils.sandbox.Limits` as resource limits; dies with
+  :func:`course_utils.grading.sandbox.bubblewrap.sandbox_user`), no capabilities (bounding set emptied),
+  ``no_new_privs``, and the :class:`course_utils.grading.sandbox.bubblewrap.Limits` as resource limits; dies with
   its parent.
 
 Every forked kernel and worker, in either kind of fork server, also gets
@@ -32,7 +32,7 @@ import resource
 import signal
 from pathlib import Path
 
-from .sandbox import STAGE
+from course_utils.grading.sandbox.bubblewrap import STAGE
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000

@@ -1,9 +1,9 @@
 """The student's side of verification: run the answer cells, then call their functions on request.
 
-Started by :mod:`course_utils.verify` inside the sandbox as ``python -m course_utils.worker
+Started by :mod:`course_utils.grading.verify` inside the sandbox as ``python -m course_utils.grading.worker
 PROGRAM.json``. Everything here runs in a process that the student's code controls, so nothing
 here decides a grade: it only computes the student's answers to the grader's inputs and sends
-them back as plain data (:mod:`course_utils.wire`). Requests arrive on stdin; answers leave on a
+them back as plain data (:mod:`course_utils.grading.wire`). Requests arrive on stdin; answers leave on a
 private copy of stdout, and what the student's code prints goes to stderr.
 """
 
@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from . import wire
+from course_utils.grading import wire
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -49,7 +49,7 @@ class Worker:
         return wire.decode(obj, self.kept.__getitem__, functions=True)
 
     def handle(self, request: dict[str, Any]) -> Any:
-        from . import grading
+        from course_utils.checks import toolkit as grading
 
         fn = self.resolve(request["path"])
         exercise = request["exercise"]

@@ -1,0 +1,1 @@
+"""Publishing: lectures executed, exported to slides and pages, the reading site, browser checks."""
