@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import arithmetic, measure, models, reference
-from course_utils.notebooks import read_notebook
+from course_utils.publish.notebooks import read_notebook
 
 NOTEBOOK = "lectures/03_training_convolutional_networks.ipynb"
 F64 = torch.float64
@@ -115,26 +115,41 @@ def _conv2d(image, kernel, **kwargs):
 
 
 def test_activation_derivatives_match_autograd():
-    """sigma' = sigma(1 - sigma), ReLU' = [x > 0], LReLU' = a[x < 0] + [x > 0], SiLU' = s(1 + x(1 - s))."""
-    x = torch.linspace(-5, 5, 201, dtype=F64, requires_grad=True)
+    """sigma' = sigma(1 - sigma), ReLU' = [x > 0], LReLU' = a[x <= 0] + [x > 0], SiLU' = s(1 + x(1 - s)).
+
+    The grid holds x = 0 exactly, where PyTorch takes ReLU'(0) = 0 but LReLU'(0) = a.
+    """
+    x = (torch.arange(-100, 101, dtype=F64) / 20).requires_grad_()
     s = torch.sigmoid(x).detach()
     xd = x.detach()
+    assert float(xd[100]) == 0.0
     cases = [
         (torch.sigmoid, s * (1 - s)),
         (torch.relu, (xd > 0).to(F64)),
-        (lambda t: F.leaky_relu(t, 0.1), 0.1 * (xd < 0).to(F64) + (xd > 0).to(F64)),
+        (lambda t: F.leaky_relu(t, 0.1), 0.1 * (xd <= 0).to(F64) + (xd > 0).to(F64)),
         (F.silu, s * (1 + xd * (1 - s))),
     ]
     for function, derivative in cases:
         (grad,) = torch.autograd.grad(function(x).sum(), x)
         assert torch.allclose(grad, derivative)
+    (leaky,) = torch.autograd.grad(F.leaky_relu(x, 0.1).sum(), x)
+    (relu,) = torch.autograd.grad(torch.relu(x).sum(), x)
+    assert float(leaky[100]) == 0.1 and float(relu[100]) == 0.0
+
+
+def _sig3(values):
+    return np.vectorize(lambda v: float(f"{v:.3g}"))(np.asarray(values, dtype=float))
 
 
 def test_the_two_layer_example_by_hand_equals_autograd():
-    """x = (1, 2) -> 3 ReLUs -> 2 ReLUs -> sigmoid: y = sigma(0.25); every gradient by the chain rule."""
+    """x = (1, 2) -> 3 ReLUs -> 2 ReLUs -> sigmoid: y = sigma(0.5); every gradient by the chain rule.
+
+    The numbers the lecture writes out are checked to 3 significant digits. No message is zero
+    by accident: only the switched-off unit 3 of layer 1 gets no gradient.
+    """
     x = torch.tensor([1.0, 2.0], dtype=F64)
     W1 = torch.tensor([[0.5, -0.2], [0.3, 0.1], [-0.6, 0.1]], dtype=F64, requires_grad=True)
-    W2 = torch.tensor([[1.0, 0.5, -1.0], [-0.5, 1.0, 2.0]], dtype=F64, requires_grad=True)
+    W2 = torch.tensor([[1.0, 0.5, -1.0], [-0.5, 0.5, 2.0]], dtype=F64, requires_grad=True)
     w3 = torch.tensor([2.0, -1.0], dtype=F64, requires_grad=True)
     a1 = W1 @ x
     h1 = torch.relu(a1)
@@ -142,14 +157,21 @@ def test_the_two_layer_example_by_hand_equals_autograd():
     h2 = torch.relu(a2)
     y = torch.sigmoid(w3 @ h2)
     (-torch.log(y)).backward()
-    assert abs(float(y.detach()) - 1 / (1 + np.exp(-0.25))) < 1e-12
+    assert abs(float(y.detach()) - 1 / (1 + np.exp(-0.5))) < 1e-12
     g3 = float(y.detach()) - 1
     g_a2 = g3 * w3.detach() * (a2.detach() > 0)
-    g_a1 = (W2.detach().T @ g_a2) * (a1.detach() > 0)
+    g_h1 = W2.detach().T @ g_a2
+    g_a1 = g_h1 * (a1.detach() > 0)
     assert torch.allclose(w3.grad, g3 * h2.detach())
     assert torch.allclose(W2.grad, torch.outer(g_a2, h1.detach()))
     assert torch.allclose(W1.grad, torch.outer(g_a1, x))
+    assert np.array_equal(_sig3(w3.grad), [-0.132, -0.0755])
+    assert np.array_equal(_sig3(W2.grad), [[-0.0755, -0.378, 0], [0.0378, 0.189, 0]])
+    assert np.array_equal(_sig3(g_h1), [-0.944, -0.189, 1.51])
+    assert np.array_equal(_sig3(W1.grad), [[-0.944, -1.89], [-0.189, -0.378], [0, 0]])
     assert torch.all(W1.grad[2] == 0)  # the switched-off unit
+    assert torch.all(W1.grad[:2] != 0) and torch.all(g_h1 != 0)  # every active unit learns
+    assert np.allclose((W1.detach().T @ g_a1).numpy().round(3), [-0.529, 0.170])
 
 
 def test_loss_erratum_the_brackets_matter():
@@ -471,3 +493,26 @@ def test_errata_are_boxed_and_listed_at_the_end(notebook):
 
 def test_notebook_is_committed_clean(notebook):
     structure.check_committed_clean(notebook)
+
+
+def test_slides_show_results_not_support_code(notebook):
+    """Every code cell with an assert is hidden on the slides (tag hide-input); every slide and
+    sub-slide starts with a heading; nothing about how the lecture was run."""
+    for index, cell in enumerate(notebook.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        if cell.cell_type == "code" and re.search(r"^\s*assert\b", cell.source, re.M):
+            assert "hide-input" in cell.metadata.get("tags", []), f"cell {index}: visible assert"
+        if kind in ("slide", "subslide"):
+            assert cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"), (
+                f"cell {index} opens a slide without a heading: {cell.source[:60]!r}"
+            )
+    text = "\n".join(cell.source for cell in notebook.cells)
+    for phrase in ("Runtime", "load average", "the deck shows", "wall time"):
+        assert phrase not in text, phrase
+
+
+def test_no_progress_bars_on_the_slides(notebook):
+    """Training runs in the lecture keep their progress bars off."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "cu.training.train(" in cell.source:
+            assert "progress=False" in cell.source, cell.source[:80]

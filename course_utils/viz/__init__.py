@@ -45,6 +45,7 @@ from .diagrams import (
     draw_transposed_conv2d,
 )
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
+from .network_graphs import draw_network, draw_pipeline, readable
 from .training import plot_curves, plot_per_layer
 from .volumes import draw_conv_volume
 
@@ -67,6 +68,8 @@ __all__ = [
     "draw_conv1d",
     "draw_conv2d",
     "draw_conv_volume",
+    "draw_network",
+    "draw_pipeline",
     "draw_dilated_conv",
     "draw_dense_block",
     "draw_inception_modules",
@@ -82,6 +85,7 @@ __all__ = [
     "plot_curves",
     "plot_filter_bank",
     "plot_per_layer",
+    "readable",
     "show_feature_maps",
     "show_grid",
     "show_image",
