@@ -1,8 +1,9 @@
 """The reading site: a Jupyter Book 1.x (Sphinx) site of the executed lectures and released assignments.
 
 ``build_site(root, lectures)`` lays out a book source in ``_build/site_src`` (the executed
-lectures with their widgets made static, the student assignments, a table of contents in course
-order, the local MathJax 3) and builds it with Sphinx, offline, into ``_build/site``.
+lectures with their widgets made static, the student assignments, the guides of ``docs/``, a
+table of contents in course order, the local MathJax 3) and builds it with Sphinx, offline, into
+``_build/site``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from course_utils.publish.notebooks import read_notebook, static_widgets
 SOURCE_DIR = "site_src"
 SITE_DIR = "site"
 ASSIGNMENTS_DIR = "assignments"
+DOCS_DIR = "docs"
+# The guides of docs/ in reading order; any other page of docs/ follows them, by name.
+GUIDES = ("student-guide", "instructor-guide", "lecture-authors", "threat-model", "benchmarks")
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#[^)\s]*)?\)")
 TITLE = "Convolutional Neural Networks"
 SITE_TIMEOUT_S = 900
 
@@ -63,6 +68,8 @@ def _config() -> str:
                 "nb_ipywidgets_js": {},
                 # $$...$$ inside a paragraph is display math, as in JupyterLab.
                 "myst_dmath_double_inline": True,
+                # Links to a heading (guide.md#a-section) resolve, slugged as GitHub does.
+                "myst_heading_anchors": 3,
                 "html_show_sourcelink": False,
                 "html_theme_options": {"use_download_button": False},
                 "html_context": {"default_mode": "light"},
@@ -72,17 +79,42 @@ def _config() -> str:
     return json.dumps(config, indent=2) + "\n"
 
 
-def _toc(lectures: list[str], assignments: list[str]) -> str:
-    """Return the book's ``_toc.yml``: the introduction, then lectures and assignments in order."""
-    toc = {
-        "format": "jb-book",
-        "root": "intro",
-        "parts": [
-            {"caption": "Lectures", "chapters": [{"file": name} for name in lectures]},
-            {"caption": "Assignments", "chapters": [{"file": name} for name in assignments]},
-        ],
-    }
+def _toc(lectures: list[str], assignments: list[str], guides: list[str] | None = None) -> str:
+    """Return the book's ``_toc.yml``: the introduction, then lectures, assignments and guides.
+
+    A guide from outside ``docs/`` (``benchmarks/README``) is titled by its path, not by its
+    own first heading, so that two pages called "Benchmarks" can be told apart.
+    """
+    parts = [
+        {"caption": "Lectures", "chapters": [{"file": name} for name in lectures]},
+        {"caption": "Assignments", "chapters": [{"file": name} for name in assignments]},
+    ]
+    if guides:
+        chapters = [
+            {"file": name}
+            if name.startswith(f"{DOCS_DIR}/")
+            else {"file": name, "title": f"{name}.md"}
+            for name in guides
+        ]
+        parts.append({"caption": "Guides", "chapters": chapters})
+    toc = {"format": "jb-book", "root": "intro", "parts": parts}
     return json.dumps(toc, indent=2) + "\n"
+
+
+def guide_pages(root: Path) -> list[Path]:
+    """Return ``docs/*.md`` in reading order (``GUIDES`` first), then the Markdown files outside
+    ``docs/`` that those pages link to (``benchmarks/README.md``), so the links work on the site."""
+    docs = (root / DOCS_DIR).resolve()
+    order = {name: index for index, name in enumerate(GUIDES)}
+    pages = sorted(docs.glob("*.md"), key=lambda p: (order.get(p.stem, len(GUIDES)), p.name))
+    linked: list[Path] = []
+    for page in pages:
+        for target in MARKDOWN_LINK.findall(page.read_text(encoding="utf-8")):
+            path = (page.parent / target).resolve()
+            inside = root.resolve() in path.parents and docs not in path.parents
+            if "://" not in target and inside and path.is_file() and path not in linked:
+                linked.append(path)
+    return pages + linked
 
 
 def _write_notebook(notebook: nbformat.NotebookNode, target: Path) -> None:
@@ -104,11 +136,17 @@ def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -
         name = f"assignments/{path.parent.name}/{path.stem}"
         _write_notebook(read_notebook(path), source / f"{name}.ipynb")
         assignments.append(name)
+    guides = []
+    for path in guide_pages(root):
+        name = path.relative_to(root.resolve())
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, source / name)
+        guides.append(name.with_suffix("").as_posix())
     offline.copy_assets(source / "_static")
     shutil.rmtree(source / "_static" / offline.REVEAL_DIR)  # the site needs MathJax only
     (source / "intro.md").write_text(INTRO.format(title=TITLE), encoding="utf-8")
     (source / "_config.yml").write_text(_config(), encoding="utf-8")
-    (source / "_toc.yml").write_text(_toc(lectures, assignments), encoding="utf-8")
+    (source / "_toc.yml").write_text(_toc(lectures, assignments, guides), encoding="utf-8")
     return source
 
 
