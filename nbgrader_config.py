@@ -43,6 +43,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    # Last: the stored notebook (what the formgrader and feedback render) runs no script.
+    "course_utils.grading.sanitize.SanitizeStudentContent",
 ]
 
 # A test cell scores zero when anything reaches stderr; drop warnings (numpy/torch
@@ -59,8 +61,18 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "course_utils.grading.feedback.StudentFacingOutputs",
+    "course_utils.grading.sanitize.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# A second line behind SanitizeStudentContent wherever this file is loaded (the formgrader when
+# Jupyter starts in the course folder, generate_feedback): markdown and HTML are cleaned as they
+# are rendered, and JavaScript and widget outputs are not written into the page.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {
+    "markdown2html": "course_utils.grading.sanitize.markdown2html",
+    "clean_html": "course_utils.grading.sanitize.clean_html",
+}
 
 # Release notebooks keep the course's slide/tag metadata but no outputs.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

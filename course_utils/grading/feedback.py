@@ -19,6 +19,8 @@ import re
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from course_utils.grading.sanitize import sanitize_cell
+
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PATH = re.compile(r"(?<![\w)\]])(?:/[\w.@+-]+){2,}/?")
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
@@ -74,4 +76,5 @@ class StudentFacingOutputs(Preprocessor):
         if cell.get("cell_type") == "code":
             test_cell = is_test_cell(cell)
             cell["outputs"] = [student_facing(out, test_cell) for out in cell.get("outputs", [])]
+        sanitize_cell(cell)  # nothing the student wrote runs in the feedback page
         return cell, resources
