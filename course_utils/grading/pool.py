@@ -33,10 +33,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import IO, Any
 
-from EXTRA import _nbgrader_api
-
 from course_utils.grading.sandbox import zygote
 from course_utils.grading.sandbox.bubblewrap import Limits, end_process_group, use_own_sandbox_uid
+from course_utils.grading.submission import _nbgrader_api
 
 READY = "course-grader-ready"
 
