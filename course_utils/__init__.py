@@ -6,7 +6,9 @@ Every notebook starts with::
     device = cu.setup(seed=0)
 
 Submodules load lazily (``cu.viz``, ``cu.reference``, ...), so importing the package is cheap and
-a grading kernel that only touches ``cu.grading`` never imports matplotlib or ipywidgets.
+a grading kernel that only touches ``cu.checks`` never imports matplotlib or ipywidgets. The
+grading engine (``course_utils.grading``) and publishing (``course_utils.publish``) are the
+instructor's tools: no notebook imports them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ SUBMODULES = (
     "digits_nets",
     "explain",
     "filters",
-    "grading",
     "measure",
     "models",
     "reference",
@@ -35,7 +36,7 @@ SUBMODULES = (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from course_utils import (  # noqa: F401
+    from . import (  # noqa: F401
         arithmetic,
         augment,
         checks,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
         digits_nets,
         explain,
         filters,
-        grading,
         measure,
         models,
         reference,
@@ -52,14 +52,14 @@ if TYPE_CHECKING:  # pragma: no cover
         viz,
         widgets,
     )
-    from course_utils.device import setup  # noqa: F401
+    from .device import setup  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
     if name in SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "setup":
-        from course_utils.device import setup
+        from .device import setup
 
         return setup
     raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
