@@ -17,10 +17,16 @@ export grades, send feedback, and check that everything works.
 Typical term:
   course check                      solutions score full marks, releases zero?
   course release                    write the student notebooks into assignments/
+  course package                    the wheel students pip install on a laptop or Colab
+  course roster import students.csv the class (a CSV, or Canvas's or Moodle's export)
   course autograde assignment1 ~/Downloads/assignment1-submissions
-                                    grade a folder of submissions (a sub-folder or a
-                                    zip per student, or one class zip), write
+                                    grade a download of submissions (a folder or zip
+                                    per student, one class zip, Canvas's, Moodle's,
+                                    Blackboard's or Brightspace's), write
                                     grades/assignment1.csv
+  course export --lms canvas --assignment assignment1
+                                    the grades as Canvas (or Moodle) imports them
+  course forget assignment1 alice   remove a run's leftovers (one student, or --all)
   course release assignment1 --exchange --due "2026-12-01 23:59 UTC"
   course collect assignment1        the same through nbgrader's exchange (JupyterHub);
   course autograde assignment1      then grade what was collected
@@ -29,6 +35,7 @@ Typical term:
   course env                        versions and the device torch will use
   course build                      everything above that needs no students, plus
                                     executing every lecture (the main job)
+  course site                       rebuild the reading site from the executed lectures
 """
 
 
@@ -77,6 +84,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
     root = _root(args)
+    records.resolve_assignments(root, [args.assignment])  # a typo writes nothing
+    if args.roster:
+        from course_utils.grading import roster
+
+        roster.import_roster(root, args.roster)
     if args.submissions:
         students, failures = intake.collect_submissions(root, args.assignment, args.submissions)
     else:  # what `course collect` (or an earlier run) put in submitted/
@@ -146,8 +158,66 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     root = _root(args)
-    path = gradebook.export_grades(root, args.to or root / "grades" / "grades.csv")
+    if args.lms != "csv" and not args.assignment:
+        raise records.CourseError(f"--lms {args.lms} needs --assignment (one LMS column)")
+    plain = root / "grades" / "grades.csv" if args.lms != "csv" or not args.to else args.to
+    path = gradebook.export_grades(root, plain)
     print(f"grades written to {path}")
+    stale = gradebook.stale_assignments(root)
+    if stale:
+        print(
+            f"not exported: outcomes kept for {', '.join(stale)}, not an assignment of "
+            f"solutions/ (`course forget {stale[0]} --all` removes them)"
+        )
+    if args.lms != "csv":
+        from course_utils.grading import lms
+
+        target = args.to or root / "grades" / f"{args.assignment}-{args.lms}.csv"
+        written, notes = lms.export_lms(
+            root, args.lms, args.assignment, target, column=args.column, worksheet=args.worksheet
+        )
+        print(f"{args.lms} import file: {written}")
+        for note in notes:
+            print(f"  {note}")
+    return 0
+
+
+def _cmd_roster(args: argparse.Namespace) -> int:
+    from course_utils.grading import roster
+
+    root = _root(args)
+    if args.action == "import":
+        if not args.file:
+            raise records.CourseError("roster import needs the roster file (CSV)")
+        roster.import_roster(root, args.file)
+        return 0
+    current = roster.load_roster(root)
+    if current is None:
+        print("no roster: `course roster import FILE` (a CSV, or Canvas's or Moodle's export)")
+        return 1
+    for student in current.students:
+        print(f"{student.id}\t{student.name}\t{student.email}\t{student.lms_id}")
+    print(f"{len(current)} student(s) in {roster.roster_path(root)}")
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    root = _root(args)
+    if not args.students and not args.all:
+        raise records.CourseError("name the students to forget, or pass --all")
+    if args.students and args.all:
+        raise records.CourseError("name students or pass --all, not both")
+    gone = gradebook.forget(root, args.assignment, None if args.all else args.students)
+    print(f"forgot {len(gone)} student(s) of {args.assignment}: {', '.join(gone)}")
+    return 0
+
+
+def _cmd_package(args: argparse.Namespace) -> int:
+    from course_utils.publish.package import build_student_wheel
+
+    wheel = build_student_wheel(_root(args), args.to)
+    print(f"student package: {wheel}")
+    print(f"students install it with:  pip install {wheel.name}")
     return 0
 
 
@@ -174,6 +244,12 @@ def _cmd_lectures(args: argparse.Namespace) -> int:
 
     results = execute_lectures(_root(args), args.lectures)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_site(args: argparse.Namespace) -> int:
+    from course_utils.publish.build import build_site_only
+
+    return 0 if build_site_only(_root(args), fresh=args.fresh) is not None else 1
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -286,14 +362,64 @@ def make_parser() -> argparse.ArgumentParser:
     ]:
         limits.add_argument(f"--{name}", type=int, default=None, help=unit)
     p.add_argument("--csv", help="where to write grades (default grades/<assignment>.csv)")
+    p.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="import this roster first (as `course roster import FILE`)",
+    )
     p.add_argument("--feedback", action="store_true", help="also generate feedback")
     p.set_defaults(func=_cmd_autograde)
 
     p = commands.add_parser(
-        "export", help="every submitted student's grade, status and reason to a CSV file"
+        "export",
+        help="every student's grade, status and reason to a CSV file, or as an LMS imports it",
     )
-    p.add_argument("--to", help="CSV path (default grades/grades.csv)")
+    p.add_argument(
+        "--to",
+        help="CSV path (default grades/grades.csv; with --lms grades/ASSIGNMENT-LMS.csv)",
+    )
+    p.add_argument(
+        "--lms",
+        "--format",
+        dest="lms",
+        choices=["csv", "canvas", "moodle"],
+        default="csv",
+        help="canvas: Canvas's gradebook import file; moodle: Moodle's grading worksheet "
+        "(default csv: the course's own columns)",
+    )
+    p.add_argument("--assignment", help="the assignment whose grades go to the LMS")
+    p.add_argument(
+        "--column",
+        help="Canvas: the assignment's column as Canvas names it, e.g. 'Assignment 2 (4521)' "
+        "(default: the assignment's name; Canvas then creates a new assignment)",
+    )
+    p.add_argument(
+        "--worksheet",
+        help="Moodle: the grading worksheet downloaded from the assignment, filled in "
+        "(every enrolled student kept)",
+    )
     p.set_defaults(func=_cmd_export)
+
+    p = commands.add_parser(
+        "roster", help="import the class list (CSV, Canvas's or Moodle's export) or show it"
+    )
+    p.add_argument("action", choices=["import", "show"], help="import a file, or show the roster")
+    p.add_argument("file", nargs="?", help="the roster CSV to import")
+    p.set_defaults(func=_cmd_roster)
+
+    p = commands.add_parser(
+        "forget", help="remove what collecting and grading kept of students of an assignment"
+    )
+    p.add_argument("assignment", help="assignment name (also one no longer in solutions/)")
+    p.add_argument("students", nargs="*", help="student ids")
+    p.add_argument("--all", action="store_true", help="every student of the assignment")
+    p.set_defaults(func=_cmd_forget)
+
+    p = commands.add_parser(
+        "package", help="build the wheel students install to run the notebooks anywhere"
+    )
+    p.add_argument("--to", help="folder for the wheel (default dist/)")
+    p.set_defaults(func=_cmd_package)
 
     p = commands.add_parser(
         "feedback", help="HTML feedback for autograded submissions, hidden tests removed"
@@ -310,6 +436,14 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("lectures", nargs="*", help="lecture file names without .ipynb (default: all)")
     p.set_defaults(func=_cmd_lectures)
+
+    p = commands.add_parser(
+        "site",
+        help="rebuild the reading site (_build/site) from the lectures executed in "
+        "_build/lectures, executing only those missing or older than their source; no checks",
+    )
+    p.add_argument("--fresh", action="store_true", help="execute every lecture again first")
+    p.set_defaults(func=_cmd_site)
 
     p = commands.add_parser(
         "build", help="the main job: release, check, execute every lecture, report"

@@ -84,7 +84,13 @@ def _requirement_names(requirements: list[str]) -> dict[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    assert "cnn-course[instructor]" in extras["test"], "the test install must get the instructor's"
+    wanted = _requirement_names(
+        project["dependencies"]
+        + extras["instructor"]
+        + [r for r in extras["test"] if not r.startswith("cnn-course")]
+    )
     text = (REPO / "environment.yml").read_text().split("dependencies:", 1)[1]
     listed = _requirement_names(
         re.findall(r"^\s+- (?!pip\b|python=|-e)([A-Za-z][^\s#]*)", text, re.M)

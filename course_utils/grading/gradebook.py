@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,11 +16,14 @@ from pathlib import Path
 from course_utils.grading.records import (
     AUTOGRADED_DIR,
     FEEDBACK_DIR,
+    LOG_DIR,
     RELEASE_DIR,
+    SUBMITTED_DIR,
     CourseError,
     GradeResult,
     Progress,
     _tail,
+    assignment_names,
     gradebook_url,
     load_records,
     read_flags,
@@ -149,23 +154,52 @@ def read_scores(root: Path, assignment: str, student: str) -> tuple[float, float
         return score, maximum, manual
 
 
+def _hand_grades_path(root: Path, assignment: str, student: str) -> Path:
+    return root / LOG_DIR / f"hand-graded-{assignment}-{student}.json"
+
+
 def _graded_answers(root: Path, assignment: str, student: str) -> dict[tuple[str, str], str]:
-    """Answers a person has graded: (notebook, grade_id) -> the graded answer's source."""
+    """Answers a person has graded: (notebook, grade_id) -> the graded answer's source.
+
+    From the gradebook (a person's score, not waiting for review) and from what an earlier
+    re-grade kept (logs/hand-graded-ASSIGNMENT-STUDENT.json, the answer's source with the
+    person's score): nbgrader marks every hand-graded answer for review again when it re-grades,
+    so a re-grade that stopped before :func:`_keep_manual_grades` ran would otherwise turn a
+    person's grades into "needs manual grading" for good.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     graded: dict[tuple[str, str], str] = {}
+    path = _hand_grades_path(root, assignment, student)
+    try:
+        remembered = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        remembered = {}
+    keep: dict[str, dict] = {}
     with Gradebook(gradebook_url(root)) as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
             return graded
         for notebook in submission.notebooks:
-            path = root / AUTOGRADED_DIR / student / assignment / f"{notebook.name}.ipynb"
-            sources = _cell_sources(path)
+            path_nb = root / AUTOGRADED_DIR / student / assignment / f"{notebook.name}.ipynb"
+            sources = _cell_sources(path_nb)
             for grade in notebook.grades:
-                kept = grade.manual_score is not None and not grade.needs_manual_grade
-                if kept and not _is_autograded_test(grade) and grade.name in sources:
-                    graded[(notebook.name, grade.name)] = sources[grade.name]
+                if grade.manual_score is None or _is_autograded_test(grade):
+                    continue
+                key = f"{notebook.name}/{grade.name}"
+                earlier = remembered.get(key, {})
+                if not grade.needs_manual_grade and grade.name in sources:
+                    source = sources[grade.name]
+                elif earlier.get("manual_score") == grade.manual_score and "source" in earlier:
+                    source = earlier["source"]  # kept before, not looked at since
+                else:
+                    continue
+                graded[(notebook.name, grade.name)] = source
+                keep[key] = {"source": source, "manual_score": grade.manual_score}
+    if keep:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(keep, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return graded
 
 
@@ -254,6 +288,7 @@ def _failure_reason(output: str) -> str:
 
 EXPORT_COLUMNS = [
     "student",
+    "name",
     "assignment",
     "score",
     "max_score",
@@ -273,30 +308,45 @@ def _late_text(seconds: float) -> str:
     return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
 
 
-def export_grades(
+def _intake_ledger(root: Path, assignment: str) -> dict[str, dict]:
+    """What intake recorded of each student's submission (see course_utils.grading.intake)."""
+    try:
+        return json.loads((root / LOG_DIR / f"intake-{assignment}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def grade_rows(
     root: Path,
-    path: str | Path,
     results: Iterable[GradeResult] = (),
     assignments: Iterable[str] | None = None,
-) -> Path:
-    """Write one row per submitted student and assignment to a CSV file; return its path.
+) -> dict[tuple[str, str], dict]:
+    """Every student's outcome per assignment: (student, assignment) -> the export's columns.
 
-    Rows come from the gradebook and from the kept outcome of every collection and grading run
-    (``save_record``), so a student whose submission could not be read or graded is listed too.
-    Columns: student, assignment, score, max_score, percent, status ("graded", "needs manual
-    grading", "failed", "collected"), reason, late (how late, by the due date), review (what a
-    person should look at; empty when nothing), log. ``assignments`` limits the rows to those.
+    Rows come from the gradebook, from the kept outcome of every collection and grading run
+    (``save_record``) and from the roster: a rostered student with no submission of an
+    assignment that others submitted (or that ``assignments`` names) gets score 0 and status
+    "missing". Only assignments of solutions/ are listed: leftovers of a mistyped name are
+    not (``course forget`` removes them).
     """
     from nbgrader.api import Gradebook
+
+    from course_utils.grading.roster import load_roster
 
     for result in results:  # results of this run are kept like any other
         if not record_path(root, result.assignment, result.student).is_file():
             save_record(root, result)
-    records = load_records(root)
+    known = set(assignment_names(root))
+    records = {key: r for key, r in load_records(root).items() if key[1] in known}
     rows: dict[tuple[str, str], dict] = {}
     with Gradebook(gradebook_url(root)) as gradebook:
         maxima = {a.name: a.max_score for a in gradebook.assignments}
+        names = {
+            s.id: " ".join(p for p in (s.first_name, s.last_name) if p) for s in gradebook.students
+        }
         for assignment in gradebook.assignments:
+            if assignment.name not in known:
+                continue
             for submission in assignment.submissions:
                 key = (submission.student_id, assignment.name)
                 record = records.get(key)
@@ -327,9 +377,56 @@ def export_grades(
             "review": "; ".join(record.flags),
             "log": record.log,
         }
-    if assignments is not None:
-        wanted = set(assignments)
-        rows = {key: row for key, row in rows.items() if key[1] in wanted}
+    wanted = set(assignments) if assignments is not None else {a for _, a in rows}
+    rows = {key: row for key, row in rows.items() if key[1] in wanted}
+    roster = load_roster(root)
+    for assignment in sorted(wanted & known):
+        ledger = _intake_ledger(root, assignment)
+        for student, entry in ledger.items():
+            row = rows.get((student, assignment))
+            if row is None:
+                continue
+            if entry.get("late") and not row["late"]:
+                row["late"] = f"late (marked by {entry.get('layout', 'the LMS')})"
+            if entry.get("rostered") is False:
+                note = f"matches no rostered student ({entry.get('source', '?')})"
+                row["review"] = "; ".join(p for p in (row["review"], note) if p)
+            if not names.get(student):
+                names[student] = entry.get("name", "")
+        for student in roster.students if roster is not None else []:
+            names[student.id] = student.name or names.get(student.id, "")
+            rows.setdefault(
+                (student.id, assignment),
+                {
+                    "score": 0.0,
+                    "max_score": maxima.get(assignment, 0.0),
+                    "status": "missing",
+                    "reason": "no submission collected",
+                    "late": "",
+                    "review": "",
+                    "log": "",
+                },
+            )
+    for (student, _), row in rows.items():
+        row["name"] = names.get(student, "")
+    return rows
+
+
+def export_grades(
+    root: Path,
+    path: str | Path,
+    results: Iterable[GradeResult] = (),
+    assignments: Iterable[str] | None = None,
+) -> Path:
+    """Write one row per student and assignment to a CSV file; return its path.
+
+    Rows: :func:`grade_rows` (every submitted student, every rostered one, each unusable
+    submission). Columns: student, name, assignment, score, max_score, percent, status
+    ("graded", "needs manual grading", "failed", "collected", "missing"), reason, late (how
+    late, by the due date, or as the LMS marked it), review (what a person should look at; empty
+    when nothing), log. ``assignments`` limits the rows to those.
+    """
+    rows = grade_rows(root, results, assignments)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -342,6 +439,79 @@ def export_grades(
                 {**row, "student": student, "assignment": assignment, "percent": percent}
             )
     return path
+
+
+def stale_assignments(root: Path) -> list[str]:
+    """Assignments with kept outcomes that are not in solutions/ (e.g. a mistyped name)."""
+    known = set(assignment_names(root))
+    return sorted({a for _, a in load_records(root)} - known)
+
+
+def forget(root: Path, assignment: str, students: Iterable[str] | None = None) -> list[str]:
+    """Remove what collecting and grading kept of ``students`` (all when None) for ``assignment``.
+
+    The gradebook's submission, the kept outcome, the logs, submitted/, autograded/ and
+    feedback/ copies, and the intake's entry go; the roster stays. ``assignment`` need not be
+    in solutions/ any more (the leftovers of a mistyped name). Returns the students forgotten.
+    """
+    if not assignment or {"/", "\\"} & set(assignment) or assignment in (".", ".."):
+        raise CourseError(f"assignment: {assignment!r} is not an assignment name")
+    recorded = {s for s, a in load_records(root) if a == assignment}
+    folders = {
+        p.parent.name
+        for step in (SUBMITTED_DIR, AUTOGRADED_DIR, FEEDBACK_DIR)
+        for p in (root / step).glob(f"*/{assignment}")
+    }
+    ledger = _intake_ledger(root, assignment)
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(gradebook_url(root)) as gradebook:
+        try:
+            graded = {s.student_id for s in gradebook.find_assignment(assignment).submissions}
+        except MissingEntry:
+            graded = set()
+    everyone = recorded | folders | graded | set(ledger)
+    if students is None:
+        chosen = everyone
+    else:
+        chosen = set(students)
+        unknown = sorted(chosen - everyone)
+        if unknown:
+            raise CourseError(
+                f"nothing is kept of {', '.join(unknown)} for {assignment} "
+                f"(kept: {', '.join(sorted(everyone)[:10]) or 'nobody'})"
+            )
+    if not chosen:
+        raise CourseError(f"nothing is kept for an assignment named {assignment!r}")
+    bad = [s for s in chosen if not s or {"/", "\\"} & set(s) or s in (".", "..")]
+    if bad:
+        raise CourseError(f"student: {bad[0]!r} is not a student id")
+    with Gradebook(gradebook_url(root)) as gradebook:
+        for student in sorted(chosen & graded):
+            gradebook.remove_submission(assignment, student)
+        if students is None and assignment not in assignment_names(root):
+            with contextlib.suppress(MissingEntry):
+                gradebook.remove_assignment(assignment)
+    for student in chosen:
+        for step in (SUBMITTED_DIR, AUTOGRADED_DIR, FEEDBACK_DIR):
+            folder = root / step / student / assignment
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+        logs = root / LOG_DIR
+        for name in (
+            f"result-{assignment}-{student}.json",
+            f"verify-{assignment}-{student}.json",
+            f"collect-{assignment}-{student}.log",
+            f"autograde-{assignment}-{student}.log",
+            f"hand-graded-{assignment}-{student}.json",
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                (logs / name).unlink()
+        ledger.pop(student, None)
+    path = root / LOG_DIR / f"intake-{assignment}.json"
+    if path.is_file():
+        path.write_text(json.dumps(ledger, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    return sorted(chosen)
 
 
 def generate_feedback(
