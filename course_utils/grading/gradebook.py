@@ -497,6 +497,8 @@ def forget(root: Path, assignment: str, students: Iterable[str] | None = None) -
             folder = root / step / student / assignment
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
+                with contextlib.suppress(OSError):  # the student's folder, once empty
+                    folder.parent.rmdir()
         logs = root / LOG_DIR
         for name in (
             f"result-{assignment}-{student}.json",

@@ -200,11 +200,13 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         raise CourseError(
             f"the roster {path} is not UTF-8 text: save it as 'CSV UTF-8' and import it again"
         ) from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    first_line = text.split("\n", 1)[0]  # the header decides: Excel in some locales writes ";"
+    delimiter = max(",;\t", key=first_line.count)
+    rows = [
+        row
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter)
+        if any(c.strip() for c in row)
+    ]
     if not rows:
         raise CourseError(f"the roster {path} is empty")
     return rows[0], rows[1:]
