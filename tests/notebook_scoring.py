@@ -80,15 +80,41 @@ class ScoredNotebook:
             if c.cell_type == "code" and nbgrader_meta(c).get("grade")
         }
         self.total = sum(self.points.values())
+        self._baseline: Result | None = None
 
-    def run(self, notebook=None, sources: dict[str, str] | None = None) -> Result:
-        """Execute the code cells in order in one namespace (``sources`` replaces cells by id); score the test cells."""
+    def run(
+        self, notebook=None, sources: dict[str, str] | None = None, only_affected: bool = False
+    ) -> Result:
+        """Execute the code cells in order in one namespace (``sources`` replaces cells by id); score the test cells.
+
+        ``only_affected``: run only the test cells that can see a replaced cell (through the names
+        they use, closed over the names those definitions use); every other test cell keeps its
+        verdict from the unchanged notebook (run once, then remembered). Falls back to running
+        everything when a replaced cell does more than define (see :func:`affected_tests`).
+        """
         notebook = self.source if notebook is None else notebook
         sources = sources or {}
+        keep: dict[str, str | None] = {}
+        if only_affected and notebook is self.source and sources:
+            affected = affected_tests(self.source, sources, self.skip)
+            if affected is not None:
+                baseline = self.baseline()
+                keep = {
+                    grade_id: baseline.failed.get(grade_id)
+                    for grade_id in self.points
+                    if grade_id not in affected
+                }
         namespace: dict = {"__name__": "__main__"}
         result = Result(self.points)
         for cell in notebook.cells:
             if cell.cell_type != "code" or cell.id in self.skip:
+                continue
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if grade_id in keep and not nbgrader_meta(cell).get("solution"):
+                if keep[grade_id] is None:
+                    result.passed.add(grade_id)
+                else:
+                    result.failed[grade_id] = keep[grade_id]
                 continue
             source = sources.get(cell.id, cell.source)
             stderr = io.StringIO()
@@ -112,6 +138,12 @@ class ScoredNotebook:
                     result.failed[nbgrader_meta(cell)["grade_id"]] = error
         return result
 
+    def baseline(self) -> Result:
+        """The unchanged notebook's run (computed once)."""
+        if self._baseline is None:
+            self._baseline = self.run()
+        return self._baseline
+
     def buggy_source(self, bug: Bug) -> str:
         cells = {cell.id: cell for cell in self.source.cells}
         assert bug.cell in cells and nbgrader_meta(cells[bug.cell]).get("solution"), (
@@ -130,7 +162,7 @@ class ScoredNotebook:
         return source
 
     def assert_bug_loses_points(self, name: str, bug: Bug) -> None:
-        result = self.run(sources={bug.cell: self.buggy_source(bug)})
+        result = self.run(sources={bug.cell: self.buggy_source(bug)}, only_affected=True)
         assert result.score < self.total, f"{name}: the tests did not notice"
         missed = bug.must_fail - set(result.failed)
         assert not missed, (
@@ -215,6 +247,66 @@ class ScoredNotebook:
             for c in self.source.cells
             if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")
         ]
+
+
+# Top-level statements a cell may hold and still only define names (no effect on other cells).
+_DEFINING = (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _used(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def affected_tests(notebook, sources: dict[str, str], skip: frozenset[str]) -> set[str] | None:
+    """The grade ids of the test cells that can see a change of the cells in ``sources``.
+
+    A test cell sees a name it uses, and through it every name that name's defining cells use
+    (transitively). ``None`` (run every test) when a changed cell does more than define names
+    (a top-level call could change shared state) or a test cell reaches the namespace itself
+    (``globals``, ``exec``, ``eval``, ``vars``).
+    """
+    code = [c for c in notebook.cells if c.cell_type == "code" and c.id not in skip]
+    defines: dict[str, set[str]] = {}  # name -> names used by the cells that define it
+    changed: set[str] = set()
+    for cell in code:
+        for source in {cell.source, sources.get(cell.id, cell.source)}:
+            tree = ast.parse(source)
+            names, used = _defined(tree), _used(tree)
+            for name in names:
+                defines.setdefault(name, set()).update(used)
+            if cell.id in sources:
+                if not all(isinstance(node, _DEFINING) for node in tree.body):
+                    return None
+                changed |= names
+    affected = set()
+    for cell in code:
+        meta = nbgrader_meta(cell)
+        if not meta.get("grade") or meta.get("solution"):
+            continue
+        seen, todo = set(), list(_used(ast.parse(cell.source)))
+        if seen.union(todo) & {"globals", "exec", "eval", "vars", "locals"}:
+            return None
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(defines.get(name, ()))
+        if seen & changed:
+            affected.add(meta["grade_id"])
+    return affected
 
 
 def _plain_raises(source: str, mode: str) -> str:

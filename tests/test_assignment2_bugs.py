@@ -387,3 +387,14 @@ def test_written_answers_ask_what_this_assignment_teaches():
     answers = NOTEBOOK.written_answers()
     assert len(answers) == 3
     assert any("im2col" in c.source and "18.9 MB" in c.source for c in answers)
+
+
+@pytest.mark.parametrize(
+    "name", ["conv2d: padding on one side only (top/left)", "conv2d_parameters: bias forgotten"]
+)
+def test_running_only_the_affected_tests_gives_the_full_verdict(name):
+    """The shortcut the bug tests take (tests/notebook_scoring.py: affected_tests) changes nothing."""
+    sources = {BUGS[name].cell: NOTEBOOK.buggy_source(BUGS[name])}
+    fast, full = NOTEBOOK.run(sources=sources, only_affected=True), NOTEBOOK.run(sources=sources)
+    assert (fast.passed, set(fast.failed)) == (full.passed, set(full.failed))
+    assert 0 < len(fast.failed) < len(NOTEBOOK.points)

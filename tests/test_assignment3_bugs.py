@@ -386,7 +386,9 @@ def test_buggy_solution_loses_points(name):
         NOTEBOOK.assert_bug_loses_points(name, bug)
         return
     assert not bug.must_fail & TRAINING_TESTS, f"{name}: a bug in {bug.cell} cannot fail training"
-    result = WITHOUT_TRAINING.run(sources={bug.cell: WITHOUT_TRAINING.buggy_source(bug)})
+    result = WITHOUT_TRAINING.run(
+        sources={bug.cell: WITHOUT_TRAINING.buggy_source(bug)}, only_affected=True
+    )
     score = result.score + sum(TEST_POINTS[grade_id] for grade_id in TRAINING_TESTS)
     assert score < NOTEBOOK.total, f"{name}: the tests did not notice"
     missed = bug.must_fail - set(result.failed)

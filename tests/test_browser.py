@@ -3,7 +3,8 @@
 A page fails on a request to a remote host, a JavaScript console error, an image that did not
 load, or TeX left unrendered; a deck also fails on a slide whose content does not fit 1280x720
 (screenshots of those land in _build/screenshots/). Each lecture is executed once per test
-session (per xdist worker; all browser tests share one group) and one Chromium serves them all.
+run (tests/executed_lectures.py, shared with tests/test_notebooks.py); all browser tests share
+one xdist group and one Chromium serves them all.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
+from executed_lectures import LECTURES, execute_once
 
 from course_utils.publish import browser, notebooks, site
 
 REPO = Path(__file__).resolve().parents[1]
-LECTURES = sorted(REPO.glob("lectures/*.ipynb"))
-LECTURE_TIMEOUT_S = 300
 SCREENSHOTS = REPO / "_build" / "screenshots"
 # Attributes and CSS that make a browser fetch code, styles or fonts.
 REMOTE_REFERENCE = re.compile(
@@ -57,28 +58,29 @@ def export_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def executed(export_dir):
-    """Return a function: lecture path -> (page, deck), executing each lecture once a session."""
-    cache: dict[Path, tuple[Path, Path] | BaseException] = {}
+    """Return a function: lecture path -> (page, deck), exported once a session from the lecture
+    executed once per run (tests/executed_lectures.py, shared with tests/test_notebooks.py)."""
+    cache: dict[Path, tuple[Path, Path] | str] = {}
 
     def get(path: Path) -> tuple[Path, Path]:
         if path not in cache:
-            try:
-                notebook, _ = notebooks.execute_notebook(
-                    path, export_dir / "lectures" / path.name, timeout=LECTURE_TIMEOUT_S
-                )
+            run = execute_once(path)
+            if run.error:
+                cache[path] = run.error
+            else:
+                notebook = run.notebook()
+                target = export_dir / "lectures" / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(notebook, target)
                 static = export_dir / "_static"
-                page = notebooks.export_html(
-                    notebook, export_dir / "lectures" / f"{path.stem}.html", static
-                )
+                page = notebooks.export_html(notebook, target.with_suffix(".html"), static)
                 deck = notebooks.export_slides(
                     notebook, export_dir / "lectures" / f"{path.stem}.slides.html", static
                 )
                 cache[path] = (page, deck)
-            except Exception as exc:  # reported by every test of this lecture
-                cache[path] = exc
         found = cache[path]
-        if isinstance(found, BaseException):
-            pytest.fail(f"{path.name} did not execute: {type(found).__name__}: {found}")
+        if isinstance(found, str):
+            pytest.fail(f"{path.name} did not execute: {found}")
         return found
 
     return get
@@ -128,7 +130,8 @@ def test_lecture_slides_fit_the_screen(path, deck_check):
     message = (
         f"{path.stem}: {len(over)} of {len(result.slides)} slides do not fit 1280x720 "
         f"(screenshots in {SCREENSHOTS.relative_to(REPO)}; check one lecture with "
-        f"python -m course_utils.publish.build --check-slides lectures/{path.name}):\n" + "\n".join(lines)
+        f"python -m course_utils.publish.build --check-slides lectures/{path.name}):\n"
+        + "\n".join(lines)
     )
     if over and path.stem in SLIDES_BEING_SPLIT:
         pytest.xfail(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from executed_lectures import LECTURES, execute_once
 
 from course_utils.publish import notebooks
 
@@ -15,8 +16,7 @@ SOLUTION_BUDGET_S = 120
 pytestmark = pytest.mark.slow
 
 
-def _run(path: Path, tmp_path: Path, budget: float) -> None:
-    executed, seconds = notebooks.execute_notebook(path, tmp_path / path.name, timeout=budget)
+def _check(name: str, executed, seconds: float, budget: float) -> None:
     errors = [
         o
         for c in executed.cells
@@ -24,25 +24,31 @@ def _run(path: Path, tmp_path: Path, budget: float) -> None:
         for o in c.outputs
         if o.output_type == "error"
     ]
-    assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
+    assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue}"
     stderr = notebooks.stderr_outputs(executed)
-    assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr[0][:500]}"
-    assert seconds < budget, f"{path.name} took {seconds:.0f} s (budget {budget} s)"
+    assert not stderr, f"{name} wrote to stderr (a warning?): {stderr[0][:500]}"
+    assert seconds < budget, f"{name} took {seconds:.0f} s (budget {budget} s)"
 
 
-@pytest.mark.parametrize("path", sorted(REPO.glob("lectures/*.ipynb")), ids=lambda p: p.stem)
-def test_lecture_runs(path, tmp_path):
-    _run(path, tmp_path, LECTURE_BUDGET_S)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_lecture_runs(path):
+    """Executed once per run (tests/executed_lectures.py); the browser tests reuse the outputs."""
+    run = execute_once(path)
+    assert not run.error, f"{path.name} did not execute: {run.error}"
+    _check(path.name, run.notebook(), run.seconds, LECTURE_BUDGET_S)
 
 
 @pytest.mark.parametrize(
     "path", sorted(REPO.glob("solutions/*/*.ipynb")), ids=lambda p: f"{p.parent.name}/{p.stem}"
 )
 def test_solution_runs(path, tmp_path):
-    _run(path, tmp_path, SOLUTION_BUDGET_S)
+    executed, seconds = notebooks.execute_notebook(
+        path, tmp_path / path.name, timeout=SOLUTION_BUDGET_S
+    )
+    _check(path.name, executed, seconds, SOLUTION_BUDGET_S)
 
 
-@pytest.mark.parametrize("path", sorted(REPO.glob("lectures/*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_lecture_converts_to_slides(path, tmp_path):
     notebook = notebooks.read_notebook(path)
     slide_cells = [
