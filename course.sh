@@ -32,7 +32,8 @@ export MPLBACKEND="${MPLBACKEND:-Agg}"
 case "${1:-}" in
   test)
     shift
-    exec python -m pytest -n 2 --dist loadgroup "$@"
+    # -n 2: two workers on a 2-core machine; the 15 slowest tests are listed at the end of every run.
+    exec python -m pytest -n 2 --dist loadgroup --durations=15 "$@"
     ;;
   ""|-h|--help)
     sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from released_courses import released_course
 
-from course_utils.grading import gradebook, intake, records
+from course_utils.grading import intake, records
 from course_utils.grading.pool import GraderProcess
 from course_utils.grading.sandbox.bubblewrap import Limits, SandboxUnavailable, check_sandbox
 
@@ -50,9 +50,7 @@ def setup() -> records.GradingSetup:
 def course(tmp_path_factory) -> Path:
     """A scratch course: a blank submission that writes forged answers to fds 0-2, and an honest one."""
     root = tmp_path_factory.mktemp("grader-course")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
-    gradebook.release(root, [ASSIGNMENT], progress=lambda _: None)
+    released_course(ASSIGNMENT, root)
     released = nbformat.read(root / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
     forged = copy.deepcopy(released)
     first = next(i for i, c in enumerate(forged.cells) if c.cell_type == "code")

@@ -11,11 +11,11 @@ import copy
 import csv
 import html
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from released_courses import released_course
 
 from course_utils.grading import autograde, gradebook, intake, records
 
@@ -68,11 +68,7 @@ def _with_tests_emptied(release):
 
 @pytest.mark.parametrize("assignment", records.assignment_names(REPO))
 def test_full_nbgrader_cycle(assignment, tmp_path):
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", course)
-    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-    gradebook.release(course, [assignment], progress=lambda _: None)
+    course = released_course(assignment, tmp_path / "course")
 
     names = records.notebook_names(course, assignment)
     for name in names:
