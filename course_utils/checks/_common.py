@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import diagnoses
 from .toolkit import (
     assert_array_close,
     assert_int_equal,
@@ -55,18 +57,33 @@ def hidden_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, *_RUN_SEED[-1:]])
 
 
-Bug = tuple[
-    str, Callable[[], Any]
-]  # (what the mistake is, a function giving that mistake's output)
+# A typical bug: (its family in the catalogue of mistakes, what the mistake is, a function giving
+# that mistake's output). See :mod:`course_utils.checks.diagnoses`.
+Bug = tuple[str, str, Callable[[], Any]]  # also accepted: (message, make), an unnamed bug
 
 
 def _checker(check: Callable) -> Callable:
-    """Run a public checker with torch on one thread (its reference calls are tiny)."""
+    """Run a public checker with torch on one thread (its reference calls are tiny).
+
+    A failure leaves with its diagnosis ids (``<assignment>.<exercise>.<family>``, the exercise
+    being the checker's name without ``check_``) and the cases that failed recorded on it.
+    """
+    assignment = diagnoses.assignment_key(check.__module__)
+    exercise = check.__name__.removeprefix("check_")
+    signature = inspect.signature(check)
 
     @functools.wraps(check)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with single_threaded_torch():
-            return check(*args, **kwargs)
+        try:
+            with single_threaded_torch():
+                return check(*args, **kwargs)
+        except Exception as exc:
+            try:
+                cases = signature.bind(*args, **kwargs).arguments.get("cases", "visible")
+            except TypeError:
+                cases = None
+            diagnoses.record(exc, assignment, exercise, cases)
+            raise
 
     return run
 
@@ -146,43 +163,53 @@ def _same(actual: Any, candidate: Any) -> bool:
         return bool(np.allclose(a, c, rtol=1e-7, atol=1e-9))
 
 
-def _outputs(bugs: Sequence[Bug]) -> list[tuple[str, Any]]:
+def _outputs(bugs: Sequence[Bug]) -> list[tuple[str | None, str, Any]]:
+    """(family, message, output) of each typical bug that can happen for these arguments.
+
+    A bug written as (message, make), without a family, is still diagnosed; its family is None
+    (the report counts it as unnamed; tests/test_diagnoses.py wants every bug catalogued).
+    """
     results = []
-    for message, make in bugs:
+    for bug in bugs:
+        family, message, make = (None, *bug) if len(bug) == 2 else bug
         try:
             with quiet():
-                results.append((message, make()))
+                results.append((family, message, make()))
         except Exception:  # a mistake that cannot happen for these arguments
             continue
     return results
 
 
+def _explained(
+    matches: Sequence[tuple[str | None, str]], lead: str = "Likely mistake: "
+) -> tuple[str | None, tuple[str, ...]]:
+    """(the hint naming each (family, message) once, their families); (None, ()) for no match."""
+    messages = list(dict.fromkeys(message for _, message in matches))
+    if not messages:
+        return None, ()
+    families = tuple(dict.fromkeys(f for f, _ in matches if f is not None))
+    return lead + "\n  or: ".join(messages), families
+
+
 def _diagnose(
     actual: Any, bugs: Sequence[Bug], expected_shape: tuple[int, ...] | None = None
-) -> str | None:
-    """Return the likely mistakes: the bugs whose output equals ``actual``, else those whose shape does.
+) -> tuple[str | None, tuple[str, ...]]:
+    """Return the likely mistakes and their families: the bugs whose output equals ``actual``, else
+    those whose shape does.
 
     The shape-only guess is made only when ``actual`` has the wrong shape.
     """
     candidates = _outputs(bugs)
-    matches = list(
-        dict.fromkeys(message for message, output in candidates if _same(actual, output))
-    )
+    matches = [(f, m) for f, m, output in candidates if _same(actual, output)]
     if matches:
-        return "Likely mistake: " + "\n  or: ".join(matches)
+        return _explained(matches)
     got = _as_float_array(actual)
     if got is None or (expected_shape is not None and got.shape == tuple(expected_shape)):
-        return None
-    shaped = list(
-        dict.fromkeys(
-            message
-            for message, output in candidates
-            if np.shape(output) and np.shape(output) == got.shape
-        )
-    )
-    if shaped:
-        return "Your output has the shape this mistake gives: " + "\n  or: ".join(shaped)
-    return None
+        return None, ()
+    shaped = [
+        (f, m) for f, m, output in candidates if np.shape(output) and np.shape(output) == got.shape
+    ]
+    return _explained(shaped, "Your output has the shape this mistake gives: ")
 
 
 def _assert_close(
@@ -203,14 +230,20 @@ def _assert_close(
     try:
         assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol)
     except AssertionError:
-        hint = _diagnose(actual, bugs, np.shape(expected))
+        hint, families = _diagnose(actual, bugs, np.shape(expected))
         wanted = tuple(np.shape(expected))
         if isinstance(actual, np.ndarray) and actual.shape != wanted and (hint or shape_advice):
-            raise AssertionError(
-                f"{name} has shape {actual.shape} but should have shape {wanted}.\n"
-                f"{hint or shape_advice}"
+            raise diagnoses.mark(
+                AssertionError(
+                    f"{name} has shape {actual.shape} but should have shape {wanted}.\n"
+                    f"{hint or shape_advice}"
+                ),
+                families,
             ) from None
-        assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol, hint=hint)
+        try:
+            assert_array_close(actual, expected, name=name, rtol=rtol, atol=atol, hint=hint)
+        except AssertionError as exc:
+            raise diagnoses.mark(exc, families) from None
 
 
 def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ()) -> None:
@@ -218,13 +251,16 @@ def _assert_int(actual: Any, expected: int, name: str, bugs: Sequence[Bug] = ())
     try:
         assert_int_equal(actual, expected, name=name)
     except AssertionError:
-        hint = None
+        hint, families = None, ()
         if not isinstance(actual, (bool, np.bool_)) and isinstance(actual, (int, float, np.number)):
-            for message, output in _outputs(bugs):
+            for family, message, output in _outputs(bugs):
                 if output == actual:
-                    hint = f"Likely mistake: {message}"
+                    hint, families = f"Likely mistake: {message}", (family,) if family else ()
                     break
-        assert_int_equal(actual, expected, name=name, hint=hint)
+        try:
+            assert_int_equal(actual, expected, name=name, hint=hint)
+        except AssertionError as exc:
+            raise diagnoses.mark(exc, families) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import arithmetic, reference
 from ..validation import check_int
+from . import diagnoses
 from ._common import (
     _KERNEL_WORDS,
     Bug,
@@ -103,28 +104,34 @@ def _single_bugs(x: np.ndarray, w: np.ndarray, expected: np.ndarray) -> list[Bug
 
     return [
         (
+            "flipped-kernel",
             "the kernel is flipped: that is the textbook convolution y[t] = sum_i w[i] x[t - i]. "
             "CNNs (and this course) use cross-correlation, y[t] = sum_i w[i] * x[t + i], no flip.",
             lambda: ref(x, w[::-1]),
         ),
         (
+            "off-by-one",
             "the last output is missing (off by one): with L inputs and K taps there are "
             "L - K + 1 outputs, so loop over range(L - K + 1).",
             lambda: expected[:-1],
         ),
         (
+            "off-by-one",
             "the first output is missing: the first window starts at t = 0.",
             lambda: expected[1:],
         ),
         (
+            "padded-when-valid",
             "the signal was zero-padded: conv1d_single is 'valid' (no padding), L - K + 1 outputs.",
             lambda: ref(x, w, (k - 1, k - 1)),
         ),
         (
+            "padded-when-valid",
             "the signal was zero-padded to keep its length: conv1d_single is 'valid' (no padding).",
             lambda: ref(x, w, ((k - 1) // 2, k - 1 - (k - 1) // 2)),
         ),
         (
+            "truncated-to-int",
             "the result was truncated to integers: create y with np.zeros(L - K + 1) (float), "
             "not np.zeros_like(x) of an integer x.",
             lambda: np.trunc(expected),
@@ -203,31 +210,38 @@ def _size_bugs(n: int, k: int, s: int, p: int, d: int) -> list[Bug]:
     span = d * (k - 1) + 1
     return [
         (
+            "ceil-not-floor",
             "ceil instead of floor: PyTorch rounds down; a last window that does not fit is dropped.",
             lambda: math.ceil((n + 2 * p - span) / s) + 1,
         ),
         (
+            "padding-counted-once",
             "padding counted once: padding is the number of zeros on EACH side, so the padded "
             "length is n + 2 * padding.",
             lambda: (n + p - span) // s + 1,
         ),
         (
+            "dilation-ignored",
             "dilation ignored: a kernel of k taps with dilation d spans d * (k - 1) + 1 inputs.",
             lambda: (n + 2 * p - k) // s + 1,
         ),
         (
+            "dilated-span",
             "the dilated span is d * (k - 1) + 1, not d * k.",
             lambda: (n + 2 * p - d * k) // s + 1,
         ),
         (
+            "off-by-one",
             "the '+ 1' is missing (off by one): floor((n + 2p - d(k-1) - 1) / s) + 1.",
             lambda: (n + 2 * p - span) // s,
         ),
         (
+            "stride-ignored",
             "the stride is ignored: divide by the stride before adding 1.",
             lambda: n + 2 * p - span + 1,
         ),
         (
+            "off-by-one",
             "the '+ 1' belongs outside the floor: floor((n + 2p - d(k-1) - 1) / s) + 1.",
             lambda: (n + 2 * p - span + 1) // s,
         ),
@@ -296,11 +310,15 @@ def _assert_pair(actual: Any, expected: tuple[int, int], name: str, bugs: Sequen
             )
     got = (int(actual[0]), int(actual[1]))
     if got != tuple(expected):
-        hint = next(
-            (f"Likely mistake: {m}" for m, out in _outputs(bugs) if tuple(out) == got), None
+        family, hint = next(
+            ((f, f"Likely mistake: {m}") for f, m, out in _outputs(bugs) if tuple(out) == got),
+            (None, None),
         )
-        raise AssertionError(
-            "\n".join(filter(None, [f"{name} is {got} but should be {tuple(expected)}.", hint]))
+        raise diagnoses.mark(
+            AssertionError(
+                "\n".join(filter(None, [f"{name} is {got} but should be {tuple(expected)}.", hint]))
+            ),
+            [family] if family else [],
         )
 
 
@@ -313,25 +331,30 @@ def _same_bugs(n: int, k: int, s: int, d: int) -> list[Bug]:
     out = math.ceil(n / s)
     return [
         (
+            "same-extra-zero-first",
             "the extra zero is placed first: when the total is odd, TensorFlow's rule (and this "
             "course) puts it at the END: before = total // 2, after = total - before.",
             lambda: tuple(reversed(arithmetic.same_padding(n, k, s, d))),
         ),
         (
+            "same-padding",
             "the total is not clamped at 0: total = max((ceil(n/s) - 1) * s + d(k-1) + 1 - n, 0); "
             "with a large stride the formula goes negative.",
             lambda: split((out - 1) * s + span - n),
         ),
         (
+            "same-padding",
             "the stride is ignored: 'same' means an output of ceil(n / stride), so the total "
             "padding is (ceil(n/s) - 1) * s + d(k-1) + 1 - n, not k - 1.",
             lambda: split(span - 1),
         ),
         (
+            "same-padding",
             "floor instead of ceil for the output length: 'same' keeps ceil(n / stride) outputs.",
             lambda: split(max((n // s - 1) * s + span - n, 0)),
         ),
         (
+            "dilation-ignored",
             "dilation ignored: the dilated kernel spans d * (k - 1) + 1 inputs.",
             lambda: split(max((out - 1) * s + k - n, 0)),
         ),
@@ -379,27 +402,33 @@ def _transpose_bugs(n: int, k: int, s: int, p: int, op: int, d: int) -> list[Bug
     span = d * (k - 1) + 1
     return [
         (
+            "transposed-size",
             "output_padding is ignored: it adds output_padding positions at the end.",
             lambda: (n - 1) * s - 2 * p + span,
         ),
         (
+            "dilation-ignored",
             "dilation ignored: the dilated kernel spans d * (k - 1) + 1 outputs.",
             lambda: (n - 1) * s - 2 * p + k + op,
         ),
         (
+            "padding-counted-once",
             "padding counted once: a transposed convolution removes `padding` from EACH end.",
             lambda: (n - 1) * s - p + span + op,
         ),
         (
+            "transposed-size",
             "n * stride instead of (n - 1) * stride: the n inputs are stride apart, so the first and "
             "last are (n - 1) * stride apart.",
             lambda: n * s - 2 * p + span + op,
         ),
         (
+            "transposed-size",
             "padding added instead of removed: in a transposed convolution `padding` trims the output.",
             lambda: (n - 1) * s + 2 * p + span + op,
         ),
         (
+            "transposed-size",
             "the '+ 1' is missing: (n-1)s - 2p + d(k-1) + output_padding + 1.",
             lambda: (n - 1) * s - 2 * p + span - 1 + op,
         ),
@@ -484,6 +513,7 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
 
     bugs: list[Bug] = [
         (
+            "flipped-kernel",
             "the kernel is flipped (a textbook convolution). CNNs use cross-correlation: "
             "y[n, o, t] = b[o] + sum_c sum_i w[o, c, i] * x_pad[n, c, t*stride + i*dilation], no flip.",
             lambda: ref(ww=w[..., ::-1]),
@@ -493,11 +523,13 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     # the better explanation
     off_by_one: list[Bug] = [
         (
+            "off-by-one",
             "the last output position is missing (off by one): there are "
             "floor((L + before + after - d(K-1) - 1) / stride) + 1 positions.",
             lambda: expected[..., :-1],
         ),
         (
+            "off-by-one",
             "the first output position is missing: the first window starts at t = 0.",
             lambda: expected[..., 1:],
         ),
@@ -505,19 +537,24 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if b is not None:
         bugs.append(
             (
+                "bias-missing",
                 "the bias is missing: add b[o] to every output of channel o (b has shape (C_out,)).",
                 lambda: ref(bb=None),
             )
         )
-        bugs.append(("the bias is added twice.", lambda: ref() + b[None, :, None]))
+        bugs.append(
+            ("bias-misapplied", "the bias is added twice.", lambda: ref() + b[None, :, None])
+        )
     if c_in > 1:
         bugs += [
             (
+                "channels-not-summed",
                 "only the first input channel is summed: a filter spans all C_in input channels; "
                 "sum over the channels as well as over the kernel taps.",
                 lambda: ref(xx=x[:, :1], ww=w[:, :1]),
             ),
             (
+                "overwrite-not-accumulate",
                 "only the last input channel counts: each channel's contribution overwrote the "
                 "previous one (=) instead of being accumulated (+=).",
                 lambda: ref(xx=x[:, -1:], ww=w[:, -1:]),
@@ -526,6 +563,7 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         if w.shape[0] == c_in:
             bugs.append(
                 (
+                    "weight-layout",
                     "w is indexed as w[c, o, i], but its shape is (C_out, C_in, K): use w[o, c, i].",
                     lambda: ref(ww=w.transpose(1, 0, 2)),
                 )
@@ -533,11 +571,13 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if s > 1:
         bugs += [
             (
+                "stride-ignored",
                 "the stride is ignored: window t starts at t * stride, and there are "
                 "floor((L_pad - span) / stride) + 1 windows.",
                 lambda: ref(ss=1),
             ),
             (
+                "stride-ignored",
                 "the output length uses the stride but the windows do not: window t starts at "
                 "t * stride, not at t.",
                 lambda: ref(ss=1)[..., :l_out],
@@ -546,11 +586,13 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if d > 1:
         bugs += [
             (
+                "dilation-ignored",
                 "dilation ignored: the taps of a dilated kernel are `dilation` apart, "
                 "x_pad[t*stride + i*dilation], and it spans d*(K-1) + 1 inputs.",
                 lambda: ref(dd=1),
             ),
             (
+                "dilation-ignored",
                 "the output length uses the dilation but the taps do not: tap i reads "
                 "x_pad[t*stride + i*dilation].",
                 lambda: ref(dd=1)[..., :l_out],
@@ -559,22 +601,27 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if isinstance(p, int) and p > 0:
         bugs += [
             (
+                "padding-one-side",
                 "zeros added at the start only: pad `padding` zeros at BOTH ends.",
                 lambda: ref(pads=(p, 0)),
             ),
             (
+                "padding-one-side",
                 "zeros added at the end only: pad `padding` zeros at BOTH ends.",
                 lambda: ref(pads=(0, p)),
             ),
             (
+                "padding-one-side",
                 "all the zeros at the start: pad `padding` zeros at EACH end, not 2 * padding at one.",
                 lambda: ref(pads=(2 * p, 0)),
             ),
             (
+                "padding-one-side",
                 "all the zeros at the end: pad `padding` zeros at EACH end, not 2 * padding at one.",
                 lambda: ref(pads=(0, 2 * p)),
             ),
             (
+                "padding-as-total",
                 "padding treated as the total: in PyTorch (and here) `padding` zeros go on EACH "
                 "side (Lecture 2's deck writes p for the total).",
                 lambda: ref(pads=(p // 2, p - p // 2)),
@@ -584,28 +631,40 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         total = before + after
         bugs += [
             (
+                "same-extra-zero-first",
                 "'same' put the extra zero first: when the total is odd it goes at the END "
                 "(before = total // 2, after = total - before).",
                 lambda: ref(pads=(after, before)),
             ),
             (
+                "same-padding",
                 "'same' ignores the stride: the total padding is max((ceil(L/s) - 1)*s + d(K-1) + 1 - L, 0), "
                 "which gives ceil(L / stride) outputs.",
                 lambda: ref(pads=arithmetic.same_padding(n_in, k, 1, d)),
             ),
             (
+                "same-padding",
                 "'same' padded (K-1)//2 on each side: that is only right for odd kernels and "
                 "stride 1; use same_padding.",
                 lambda: ref(pads=((span - 1) // 2, (span - 1) // 2)),
             ),
-            ("'same' padded on one side only.", lambda: ref(pads=(total, 0))),
-            ("'same' padded on one side only.", lambda: ref(pads=(0, total))),
-            ("padding='same' gave the 'full' result.", lambda: ref(pads=(span - 1, span - 1))),
-            ("padding='same' gave the 'valid' result.", lambda: ref(pads=(0, 0))),
+            ("padding-one-side", "'same' padded on one side only.", lambda: ref(pads=(total, 0))),
+            ("padding-one-side", "'same' padded on one side only.", lambda: ref(pads=(0, total))),
+            (
+                "padding-mode-mixed",
+                "padding='same' gave the 'full' result.",
+                lambda: ref(pads=(span - 1, span - 1)),
+            ),
+            (
+                "padding-mode-mixed",
+                "padding='same' gave the 'valid' result.",
+                lambda: ref(pads=(0, 0)),
+            ),
         ]
         if d > 1:
             bugs.append(
                 (
+                    "dilation-ignored",
                     "'same' padding ignores the dilation.",
                     lambda: ref(pads=arithmetic.same_padding(n_in, k, s, 1)),
                 )
@@ -613,11 +672,17 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if p == "full":
         bugs += [
             (
+                "padding-mode-mixed",
                 "padding='full' gave the 'same' result.",
                 lambda: ref(pads=arithmetic.same_padding(n_in, k, s, d)),
             ),
-            ("padding='full' gave the 'valid' result.", lambda: ref(pads=(0, 0))),
             (
+                "padding-mode-mixed",
+                "padding='full' gave the 'valid' result.",
+                lambda: ref(pads=(0, 0)),
+            ),
+            (
+                "padding-one-side",
                 "'full' padded on one side only: pad d*(K-1) zeros at BOTH ends.",
                 lambda: ref(pads=(span - 1, 0)),
             ),
@@ -625,6 +690,7 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         if d > 1:
             bugs.append(
                 (
+                    "dilation-ignored",
                     "'full' ignores the dilation: pad span - 1 = dilation * (K - 1) zeros on each side.",
                     lambda: ref(pads=(k - 1, k - 1)),
                 )
@@ -632,6 +698,7 @@ def _conv1d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if p == "valid":
         bugs.append(
             (
+                "padding-mode-mixed",
                 "padding='valid' gave the 'same' result.",
                 lambda: ref(pads=arithmetic.same_padding(n_in, k, s, d)),
             )
@@ -1109,37 +1176,48 @@ def _im2col_bugs(x: np.ndarray, k: int, s: int, d: int, expected: np.ndarray) ->
     n, c, l_out = x.shape[0], x.shape[1], expected.shape[-1]
     return [
         (
+            "im2col-row-order",
             "the rows are ordered tap first (kernel-major). Row c*K + i must hold channel c, tap i "
             "(channel-major), so that w.reshape(C_out, C_in*K) lines up with the columns.",
             lambda: expected.reshape(n, c, k, l_out).transpose(0, 2, 1, 3).reshape(n, c * k, l_out),
         ),
         (
+            "im2col-layout",
             "each receptive field is a row, not a column: the result is (N, C*K, L_out); "
             "column t holds the receptive field of output t.",
             lambda: expected.transpose(0, 2, 1),
         ),
         (
+            "stride-ignored",
             "the stride is ignored: window t starts at t * stride.",
             lambda: im2col_1d_reference(x, k, 1, d),
         ),
         (
+            "stride-ignored",
             "the output count uses the stride but the windows do not: window t starts at t * stride.",
             lambda: im2col_1d_reference(x, k, 1, d)[..., :l_out],
         ),
         (
+            "dilation-ignored",
             "dilation ignored: tap i of window t is x[t*stride + i*dilation].",
             lambda: im2col_1d_reference(x, k, s, 1),
         ),
         (
+            "dilation-ignored",
             "the output count uses the dilation but the taps do not: tap i is x[t*stride + i*dilation].",
             lambda: im2col_1d_reference(x, k, s, 1)[..., :l_out],
         ),
         (
+            "flipped-kernel",
             "the taps of each window are reversed (a flipped kernel order).",
             lambda: expected.reshape(n, c, k, l_out)[:, :, ::-1].reshape(n, c * k, l_out),
         ),
-        ("the last window is missing (off by one).", lambda: expected[..., :-1]),
-        ("the batch axis is missing: keep N first, (N, C*K, L_out).", lambda: expected[0]),
+        ("off-by-one", "the last window is missing (off by one).", lambda: expected[..., :-1]),
+        (
+            "im2col-layout",
+            "the batch axis is missing: keep N first, (N, C*K, L_out).",
+            lambda: expected[0],
+        ),
     ]
 
 
@@ -1229,22 +1307,26 @@ def _reshape_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     bias = 0.0 if b is None else b[None, :, None]
     return [
         (
+            "im2col-reshape",
             "wrong reshape of the product: (C_out, N*L_out) was reshaped straight to (N, C_out, L_out). "
             "Reshape to (C_out, N, L_out) and transpose, or use W @ cols with cols of shape "
             "(N, C_in*K, L_out) to get (N, C_out, L_out) directly.",
             lambda: no_bias.transpose(1, 0, 2).reshape(n, c_out, l_out) + bias,
         ),
         (
+            "im2col-reshape",
             "wrong reshape of the product: (C_out, N*L_out) was reshaped straight to (N, C_out, L_out). "
             "Reshape to (C_out, N, L_out) and transpose.",
             lambda: expected.transpose(1, 0, 2).reshape(n, c_out, l_out),
         ),
         (
+            "im2col-reshape",
             "the weights were flattened tap first (w.transpose(0, 2, 1).reshape(C_out, -1)) but the "
             "columns are channel-major: use w.reshape(C_out, C_in*K).",
             lambda: with_kernel(w.transpose(0, 2, 1).reshape(c_out, c_in, k)),
         ),
         (
+            "im2col-reshape",
             "the result is (C_out, N, L_out): move the batch axis first.",
             lambda: expected.transpose(1, 0, 2),
         ),

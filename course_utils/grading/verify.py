@@ -343,6 +343,12 @@ class CellVerdict:
     verified: bool | None = None
     message: str = ""
     seconds: float = 0.0
+    # the mistakes the checkers named here (course_utils.checks.diagnoses), and which of the test
+    # cell's cases failed ("visible", "hidden"); a cell that failed in the notebook is re-run
+    # here only to name its mistake (explained: True), and its grade stays nbgrader's
+    diagnoses: list[str] = field(default_factory=list)
+    failed_cases: str = ""
+    explained: bool = False
 
 
 @dataclass
@@ -366,10 +372,12 @@ class VerifyReport:
 
 def _run_test_cell(
     source: str, client: WorkerClient, seed: int, trusted: dict[str, str]
-) -> tuple[bool, str]:
+) -> tuple[bool, str, list[str], str]:
+    """(passed, message, the mistakes the checkers named, the cases that failed) of one test cell."""
     import importlib
 
     from course_utils.checks import secret_seed
+    from course_utils.checks.diagnoses import cases_of, diagnoses_of
 
     namespace: dict[str, Any] = {
         name: importlib.import_module(module) for name, module in trusted.items()
@@ -381,8 +389,52 @@ def _run_test_cell(
         with contextlib.redirect_stdout(printed), secret_seed(seed):
             exec(compile(source, "<test cell>", "exec"), namespace)  # noqa: S102 (our own source)
     except Exception as exc:  # the test failed: its message is the verdict
-        return False, f"{type(exc).__name__}: {exc}"[:3000]
-    return True, printed.getvalue()[-500:]
+        message = f"{type(exc).__name__}: {exc}"[:3000]
+        return False, message, list(diagnoses_of(exc)), cases_of(exc) or ""
+    return True, printed.getvalue()[-500:], [], ""
+
+
+def explainable(
+    graded_notebook: dict[str, Any], tests: dict[str, str], todo: list[str]
+) -> list[str]:
+    """The test cells that failed in the notebook and are re-run only to name the mistake.
+
+    Not those the notebook run lost to a dead or unresponsive kernel (they would only be lost
+    again). Best effort: a notebook it cannot read has none, and verification goes on.
+    """
+    try:
+        lost = {
+            _nbgrader(c).get("grade_id")
+            for c in graded_notebook.get("cells", [])
+            if any(o.get("ename") in LOST_CELL_ERRORS for o in c.get("outputs", []))
+        }
+    except (AttributeError, TypeError):
+        return []
+    return [gid for gid in tests if gid not in todo and gid not in lost]
+
+
+def _explain(
+    verdict: CellVerdict,
+    source: str,
+    client: WorkerClient,
+    seed: int,
+    trusted: dict[str, str],
+    seconds: float,
+) -> None:
+    """Re-run a test cell that failed in the notebook to name the mistake; the grade does not change."""
+    start = time.monotonic()
+    try:
+        client.begin_cell(seconds)
+        _, verdict.message, verdict.diagnoses, verdict.failed_cases = _run_test_cell(
+            source, client, seed, trusted
+        )
+    except TimeoutError as exc:
+        verdict.message = str(exc)
+    except wire.WireError as exc:
+        client.stop()
+        verdict.message = f"your code's answer could not be read ({exc})"
+    verdict.explained = True
+    verdict.seconds = round(time.monotonic() - start, 2)
 
 
 def verify_notebooks(
@@ -407,10 +459,11 @@ def verify_notebooks(
         trusted = trusted_imports(_source(setup_cell))
         report.flags += scan_cells(answers, label=name)
         todo = [gid for gid in tests if scores.get(gid, 0) > 0]
+        failed = explainable(graded_nb, tests, todo)
         for gid in tests:
-            if gid not in todo:
+            if gid not in todo and gid not in failed:
                 report.cells.append(CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0)))
-        if not todo:
+        if not todo and not failed:
             continue
         client = WorkerClient(
             answers, sandbox=sandbox, limits=limits, startup_seconds=limits.notebook_seconds
@@ -427,12 +480,17 @@ def verify_notebooks(
                 else:
                     try:
                         client.begin_cell(cell_seconds)
-                        verdict.verified, verdict.message = _run_test_cell(
-                            tests[gid], client, seed, trusted
-                        )
+                        found = _run_test_cell(tests[gid], client, seed, trusted)
+                        verdict.verified, verdict.message = found[:2]
+                        verdict.diagnoses, verdict.failed_cases = found[2:]
                     except TimeoutError as exc:
                         verdict.verified, verdict.message = False, str(exc)
                 verdict.seconds = round(time.monotonic() - cell_start, 2)
+                report.cells.append(verdict)
+            for gid in failed:  # after every verdict: naming a mistake never takes a verdict's time
+                verdict = CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0))
+                if time.monotonic() - started <= limits.notebook_seconds:
+                    _explain(verdict, tests[gid], client, seed, trusted, min(cell_seconds, 60))
                 report.cells.append(verdict)
         finally:
             report.worker_problems += client.problems

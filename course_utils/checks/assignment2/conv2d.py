@@ -72,28 +72,44 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     no_bias = expected if b is None else expected - b[None, :, None, None]
     bugs: list[Bug] = [
         (
+            "flipped-kernel",
             "the kernel is flipped (a textbook convolution). CNNs use cross-correlation: "
             "y[n, f, i, j] = b[f] + sum_c,a,b w[f, c, a, b] * x_pad[n, c, i*sh + a*dh, j*sw + b*dw], no flip.",
             lambda: ref(ww=w[..., ::-1, ::-1]),
         ),
         (
+            "rows-columns-swapped",
             "the kernel's rows and columns are swapped: read w[f, c, a, b] with a the kernel row "
             "(KH = w.shape[2]) and b the column (KW = w.shape[3]).",
             lambda: ref(ww=w.transpose(0, 1, 3, 2)),
         ),
-        ("the last output row is missing (off by one).", lambda: expected[:, :, :-1]),
-        ("the last output column is missing (off by one).", lambda: expected[:, :, :, :-1]),
+        ("off-by-one", "the last output row is missing (off by one).", lambda: expected[:, :, :-1]),
+        (
+            "off-by-one",
+            "the last output column is missing (off by one).",
+            lambda: expected[:, :, :, :-1],
+        ),
     ]
     if b is not None:
         bugs += [
-            ("the bias is missing: add b[f] to every output of filter f.", lambda: no_bias),
-            ("the bias is added twice.", lambda: expected + b[None, :, None, None]),
             (
+                "bias-missing",
+                "the bias is missing: add b[f] to every output of filter f.",
+                lambda: no_bias,
+            ),
+            (
+                "bias-misapplied",
+                "the bias is added twice.",
+                lambda: expected + b[None, :, None, None],
+            ),
+            (
+                "bias-misapplied",
                 "the bias is added along the width axis (b[None, None, None, :]): it belongs to "
                 "the filter axis, b[None, :, None, None].",
                 lambda: no_bias + b[None, None, None, :],
             ),
             (
+                "bias-misapplied",
                 "the bias is added along the height axis (b[None, None, :, None]): it belongs to "
                 "the filter axis, b[None, :, None, None].",
                 lambda: no_bias + b[None, None, :, None],
@@ -102,10 +118,12 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if c_in > 1 and groups == 1:
         bugs += [
             (
+                "channels-not-summed",
                 "only the first input channel is summed: a filter spans all input channels.",
                 lambda: ref(xx=x[:, :1], ww=w[:, :1]),
             ),
             (
+                "overwrite-not-accumulate",
                 "only the last input channel counts: each channel overwrote the previous one (=) "
                 "instead of being accumulated (+=).",
                 lambda: ref(xx=x[:, -1:], ww=w[:, -1:]),
@@ -114,6 +132,7 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         if f == c_in:
             bugs.append(
                 (
+                    "weight-layout",
                     "w is indexed as w[c, f], but its shape is (F, C, KH, KW): use w[f, c].",
                     lambda: ref(ww=w.transpose(1, 0, 2, 3)),
                 )
@@ -121,10 +140,12 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if stride != (1, 1):
         bugs += [
             (
+                "stride-ignored",
                 "the stride is ignored: output (i, j) starts at (i*sh, j*sw).",
                 lambda: ref(ss=(1, 1)),
             ),
             (
+                "stride-ignored",
                 "the output size uses the stride but the windows do not: output (i, j) starts at "
                 "(i*sh, j*sw).",
                 lambda: ref(ss=(1, 1))[:, :, : expected.shape[2], : expected.shape[3]],
@@ -132,19 +153,26 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         ]
         bugs += [
             (
+                "one-axis-only",
                 "the stride is applied on one axis only (the height).",
                 lambda: ref(ss=(stride[0], 1)),
             ),
-            ("the stride is applied on one axis only (the width).", lambda: ref(ss=(1, stride[1]))),
+            (
+                "one-axis-only",
+                "the stride is applied on one axis only (the width).",
+                lambda: ref(ss=(1, stride[1])),
+            ),
         ]
         if stride[0] != stride[1]:
             bugs += [
                 (
+                    "height-width-swapped",
                     "height and width are swapped in the stride: stride=(sh, sw) moves sh rows "
                     "down and sw columns right.",
                     lambda: ref(ss=stride[::-1]),
                 ),
                 (
+                    "one-axis-only",
                     "an (h, w) stride was read as one number: use stride[0] for the rows and "
                     "stride[1] for the columns.",
                     lambda: ref(ss=(stride[0],) * 2),
@@ -153,20 +181,31 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     if dilation != (1, 1):
         bugs += [
             (
+                "dilation-ignored",
                 "dilation ignored: tap (a, b) reads x_pad[i*sh + a*dh, j*sw + b*dw].",
                 lambda: ref(dd=(1, 1)),
             ),
             (
+                "dilation-ignored",
                 "the output size uses the dilation but the taps do not: tap (a, b) reads "
                 "x_pad[i*sh + a*dh, j*sw + b*dw].",
                 lambda: ref(dd=(1, 1))[:, :, : expected.shape[2], : expected.shape[3]],
             ),
-            ("dilation applied on the height axis only.", lambda: ref(dd=(dilation[0], 1))),
-            ("dilation applied on the width axis only.", lambda: ref(dd=(1, dilation[1]))),
+            (
+                "one-axis-only",
+                "dilation applied on the height axis only.",
+                lambda: ref(dd=(dilation[0], 1)),
+            ),
+            (
+                "one-axis-only",
+                "dilation applied on the width axis only.",
+                lambda: ref(dd=(1, dilation[1])),
+            ),
         ]
         if dilation[0] != dilation[1]:
             bugs.append(
                 (
+                    "height-width-swapped",
                     "height and width are swapped in the dilation: dilation=(dh, dw).",
                     lambda: ref(dd=dilation[::-1]),
                 )
@@ -175,32 +214,46 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         (ph, _), (pw, _) = pads
         bugs += [
             (
+                "padding-one-side",
                 "zeros added at the top and left only: pad `padding` zeros on BOTH sides of each axis.",
                 lambda: ref(pp=((2 * ph, 0), (2 * pw, 0))),
             ),
             (
+                "padding-one-side",
                 "zeros added at the bottom and right only: pad `padding` zeros on BOTH sides of each axis.",
                 lambda: ref(pp=((0, 2 * ph), (0, 2 * pw))),
             ),
             (
+                "padding-one-side",
                 "zeros added on one side of each axis only, `padding` of them: pad on BOTH sides.",
                 lambda: ref(pp=((ph, 0), (pw, 0))),
             ),
             (
+                "padding-one-side",
                 "zeros added on one side of each axis only, `padding` of them: pad on BOTH sides.",
                 lambda: ref(pp=((0, ph), (0, pw))),
             ),
             (
+                "padding-as-total",
                 "padding treated as the total: `padding` zeros go on EACH side.",
                 lambda: ref(pp=((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))),
             ),
-            ("the padding is applied to the height only.", lambda: ref(pp=((ph, ph), (0, 0)))),
-            ("the padding is applied to the width only.", lambda: ref(pp=((0, 0), (pw, pw)))),
-            ("padding ignored.", lambda: ref(pp=((0, 0), (0, 0)))),
+            (
+                "one-axis-only",
+                "the padding is applied to the height only.",
+                lambda: ref(pp=((ph, ph), (0, 0))),
+            ),
+            (
+                "one-axis-only",
+                "the padding is applied to the width only.",
+                lambda: ref(pp=((0, 0), (pw, pw))),
+            ),
+            ("padding-ignored", "padding ignored.", lambda: ref(pp=((0, 0), (0, 0)))),
         ]
         if ph != pw:
             bugs.append(
                 (
+                    "height-width-swapped",
                     "height and width are swapped in the padding: padding=(ph, pw) puts ph rows "
                     "above and below, pw columns left and right.",
                     lambda: ref(pp=((pw, pw), (ph, ph))),
@@ -211,24 +264,32 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         same_stride1 = _resolve_pads("same", x.shape[2:], kernel, (1, 1), dilation)
         bugs += [
             (
+                "same-extra-zero-first",
                 "'same' put the extra zero at the top/left: when an axis's total is odd, the "
                 "extra zero goes at the BOTTOM/RIGHT (before = total // 2, after = total - before).",
                 lambda: ref(pp=swapped),
             ),
             (
+                "same-padding",
                 "'same' ignores the stride: each axis needs max((ceil(n/s) - 1)*s + d(k-1) + 1 - n, 0) "
                 "zeros in total, for ceil(n / s) outputs.",
                 lambda: ref(pp=same_stride1),
             ),
             (
+                "same-padding",
                 "'same' padded (k-1)//2 on each side: only right for odd kernels and stride 1.",
                 lambda: ref(pp=tuple((t // 2, t // 2) for t in (sum(a) for a in pads))),
             ),
-            ("padding='same' gave the 'valid' result.", lambda: ref(pp=((0, 0), (0, 0)))),
+            (
+                "padding-mode-mixed",
+                "padding='same' gave the 'valid' result.",
+                lambda: ref(pp=((0, 0), (0, 0))),
+            ),
         ]
         if dilation != (1, 1):
             bugs.append(
                 (
+                    "dilation-ignored",
                     "'same' padding ignores the dilation.",
                     lambda: ref(pp=_resolve_pads("same", x.shape[2:], kernel, stride, (1, 1))),
                 )
@@ -237,18 +298,25 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         spans = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
         bugs += [
             (
+                "dilation-ignored",
                 "'full' ignores the dilation: pad dilation * (k - 1) zeros on each side.",
                 lambda: ref(pp=((kernel[0] - 1,) * 2, (kernel[1] - 1,) * 2)),
             ),
             (
+                "padding-one-side",
                 "'full' padded on one side only: pad d*(k-1) zeros at BOTH ends of each axis.",
                 lambda: ref(pp=((spans[0], 0), (spans[1], 0))),
             ),
-            ("padding='full' gave the 'valid' result.", lambda: ref(pp=((0, 0), (0, 0)))),
+            (
+                "padding-mode-mixed",
+                "padding='full' gave the 'valid' result.",
+                lambda: ref(pp=((0, 0), (0, 0))),
+            ),
         ]
     if p == "valid":
         bugs.append(
             (
+                "padding-mode-mixed",
                 "padding='valid' gave the 'same' result.",
                 lambda: ref(pp=_resolve_pads("same", x.shape[2:], kernel, stride, dilation)),
             )
@@ -257,6 +325,7 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
         cg, fg = c_in // groups, f // groups
         bugs += [
             (
+                "groups",
                 "the groups are split wrongly: output channel o belongs to group o // (F // groups) "
                 "(consecutive blocks), not o % groups.",
                 lambda: _by_output_channel(
@@ -270,6 +339,7 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
                 ),
             ),
             (
+                "groups",
                 "the input channels of a group were taken interleaved (c, c + groups, ...): group g "
                 "holds the consecutive channels g*C/groups ... (g+1)*C/groups - 1.",
                 lambda: _by_output_channel(
@@ -277,6 +347,7 @@ def _conv2d_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
                 ),
             ),
             (
+                "groups",
                 "every group read the first group's channels: shift the channel block with the group.",
                 lambda: _by_output_channel(x, w, b, stride, pads, dilation, lambda o: slice(0, cg)),
             ),

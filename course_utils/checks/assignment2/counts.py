@@ -45,6 +45,7 @@ def _separable_bugs(x, wd, wp, s, p, expected) -> list[Bug]:
     depthwise = reference.conv2d(x, wd, stride=s, padding=p, groups=c)
     return [
         (
+            "separable-steps",
             "the depthwise step summed over the channels (a normal convolution): use groups=C, "
             "so that channel c is filtered by w_depthwise[c] alone.",
             lambda: reference.conv2d(
@@ -52,22 +53,30 @@ def _separable_bugs(x, wd, wp, s, p, expected) -> list[Bug]:
             ),
         ),
         (
+            "separable-steps",
             "the 1x1 convolution is missing: return the depthwise output mixed by w_pointwise.",
             lambda: depthwise,
         ),
         (
+            "separable-steps",
             "the stride was applied in the 1x1 convolution too: only the depthwise step is strided.",
             lambda: reference.conv2d(depthwise, wp, stride=s),
         ),
-        ("the stride is ignored.", lambda: _separable_expected(x, wd, wp, 1, p)),
-        ("the padding is ignored.", lambda: _separable_expected(x, wd, wp, s, 0)),
+        ("stride-ignored", "the stride is ignored.", lambda: _separable_expected(x, wd, wp, 1, p)),
         (
+            "padding-ignored",
+            "the padding is ignored.",
+            lambda: _separable_expected(x, wd, wp, s, 0),
+        ),
+        (
+            "separable-steps",
             "the channels were filtered in reverse order: channel c goes with w_depthwise[c].",
             lambda: reference.conv2d(
                 reference.conv2d(x, wd[::-1], stride=s, padding=p, groups=c), wp
             ),
         ),
         (
+            "flipped-kernel",
             "the kernels are flipped (a textbook convolution): use cross-correlation, as conv2d does.",
             lambda: _separable_expected(x, wd[..., ::-1, ::-1], wp, s, p),
         ),
@@ -139,30 +148,37 @@ def _parameter_bugs(c_in: int, c_out: int, k: Any, bias: bool, groups: int) -> l
     b = c_out if bias else 0
     return [
         (
+            "bias-count",
             "the bias is missing: a layer with bias=True has one bias per output channel.",
             lambda: c_out * (c_in // groups) * kh * kw,
         ),
         (
+            "bias-count",
             "the bias was counted although bias=False.",
             lambda: c_out * (c_in // groups) * kh * kw + c_out,
         ),
         (
+            "groups",
             "groups ignored: each filter sees only C_in / groups channels.",
             lambda: c_out * c_in * kh * kw + b,
         ),
         (
+            "groups",
             "divided by groups twice: there are C_out filters of (C_in / groups) x KH x KW weights.",
             lambda: (c_out // groups) * (c_in // groups) * kh * kw + b,
         ),
         (
+            "one-axis-only",
             "an int kernel_size was read as one axis: in 2-D, kernel_size=k means a k x k kernel.",
             lambda: c_out * (c_in // groups) * kh + b,
         ),
         (
+            "channels-not-counted",
             "the input channels are missing: each filter spans C_in / groups channels.",
             lambda: c_out * kh * kw + b,
         ),
         (
+            "bias-count",
             "one bias per weight: a filter has a single bias.",
             lambda: 2 * c_out * (c_in // groups) * kh * kw,
         ),
@@ -230,29 +246,54 @@ def _multiplication_bugs(
     spans = [dd * (kk - 1) + 1 for kk, dd in zip(k, d, strict=True)]
     return [
         (
+            "groups",
             "groups ignored: each output value sums over C_in / groups channels only.",
             lambda: count(g_=1),
         ),
         (
+            "stride-ignored",
             "the stride is ignored: a stride of s computes about 1/s of the outputs per axis.",
             lambda: count(s_=(1, 1)),
         ),
-        ("padding counted once: the padded size is n + 2 * padding.", lambda: count(sides=1)),
-        ("the padding is ignored.", lambda: count(p_=(0, 0))),
         (
+            "padding-counted-once",
+            "padding counted once: the padded size is n + 2 * padding.",
+            lambda: count(sides=1),
+        ),
+        ("padding-ignored", "the padding is ignored.", lambda: count(p_=(0, 0))),
+        (
+            "dilation-ignored",
             "dilation ignored in the output size: the dilated kernel spans d(k-1)+1 inputs.",
             lambda: count(d_=(1, 1)),
         ),
         (
+            "dilated-span",
             "the dilated span was counted as the kernel: a dilated kernel still has KH x KW weights, "
             "so each output costs C_in/groups x KH x KW multiplications.",
             lambda: count(taps=math.prod(spans)),
         ),
-        ("ceil instead of floor for the output size.", lambda: count(rounding=math.ceil)),
-        ("height and width are swapped in the kernel size.", lambda: count(k_=k[::-1])),
-        ("height and width are swapped in the stride.", lambda: count(s_=s[::-1])),
-        ("height and width are swapped in the padding.", lambda: count(p_=p[::-1])),
         (
+            "ceil-not-floor",
+            "ceil instead of floor for the output size.",
+            lambda: count(rounding=math.ceil),
+        ),
+        (
+            "height-width-swapped",
+            "height and width are swapped in the kernel size.",
+            lambda: count(k_=k[::-1]),
+        ),
+        (
+            "height-width-swapped",
+            "height and width are swapped in the stride.",
+            lambda: count(s_=s[::-1]),
+        ),
+        (
+            "height-width-swapped",
+            "height and width are swapped in the padding.",
+            lambda: count(p_=p[::-1]),
+        ),
+        (
+            "channels-not-counted",
             "the output channels are missing: every one of the C_out maps costs the same.",
             lambda: count() // c_out,
         ),
@@ -394,6 +435,7 @@ def _field_bugs(layers: list[tuple[int, int, int]]) -> list[Bug]:
 
     return [
         (
+            "receptive-field",
             "the strides are ignored: a layer after a stride-s layer moves s input pixels per step.",
             lambda: (
                 _field_reference([(k, 1, d) for k, _, d in layers])[0],
@@ -401,6 +443,7 @@ def _field_bugs(layers: list[tuple[int, int, int]]) -> list[Bug]:
             ),
         ),
         (
+            "dilation-ignored",
             "dilation ignored: a dilated layer grows the field by d(k-1) steps.",
             lambda: _field_reference([(k, s, 1) for k, s, _ in layers]),
         ),
@@ -409,14 +452,17 @@ def _field_bugs(layers: list[tuple[int, int, int]]) -> list[Bug]:
             after_stride,
         ),
         (
+            "receptive-field",
             "the field starts at 0: one output of no layer sees 1 pixel, r = 1 + sum d(k-1) * (product of earlier strides).",
             lambda: (_field_reference(layers)[0] - 1, _field_reference(layers)[1]),
         ),
         (
+            "receptive-field",
             "the kernel sizes were summed: r = 1 + sum d(k-1) * jump.",
             lambda: (sum(k for k, _, _ in layers), _field_reference(layers)[1]),
         ),
         (
+            "receptive-field",
             "the total stride is the sum of the strides: it is their product.",
             lambda: (_field_reference(layers)[0], sum(s for _, s, _ in layers)),
         ),
@@ -437,7 +483,9 @@ def _check_field_case(fn: Callable, layers: list[tuple[int, int, int]], label: s
         )
     outputs = _outputs(_field_bugs(layers))
     for index, what in enumerate(("the receptive field", "the total stride")):
-        bugs = [(message, lambda out=out, i=index: out[i]) for message, out in outputs]
+        bugs = [
+            (family, message, lambda out=out, i=index: out[i]) for family, message, out in outputs
+        ]
         _assert_int(actual[index], expected[index], f"{name}: {what}", bugs)
 
 

@@ -66,49 +66,76 @@ def _im2col_bugs(
 
     bugs: list[Bug] = [
         (
+            "im2col-row-order",
             "the rows are in (kernel row, kernel column, channel) order: row c*KH*KW + a*KW + b must "
             "hold channel c, tap (a, b) (channel-major), so that w.reshape(F, -1) lines up with it.",
             lambda: blocks.transpose(0, 2, 3, 1, 4, 5).reshape(n, rows, positions),
         ),
         (
+            "im2col-row-order",
             "the kernel column comes before the kernel row in the rows: use (channel, row, column) order.",
             lambda: blocks.transpose(0, 1, 3, 2, 4, 5).reshape(n, rows, positions),
         ),
         (
+            "im2col-layout",
             "the columns run down the image first (column-major): column i*W_out + j is output (i, j), "
             "row by row.",
             lambda: blocks.transpose(0, 1, 2, 3, 5, 4).reshape(n, rows, positions),
         ),
         (
+            "im2col-layout",
             "each receptive field is a row, not a column: the result is (N, C*KH*KW, H_out*W_out).",
             lambda: expected.transpose(0, 2, 1),
         ),
         (
+            "flipped-kernel",
             "the taps of each window are reversed (a flipped kernel order).",
             lambda: blocks[:, :, ::-1, ::-1].reshape(n, rows, positions),
         ),
-        ("the batch axis is missing: keep N first.", lambda: expected[0]),
+        ("im2col-layout", "the batch axis is missing: keep N first.", lambda: expected[0]),
     ]
     if s != (1, 1):
-        bugs.append(("the stride is ignored.", lambda: cols(ss=(1, 1))))
+        bugs.append(("stride-ignored", "the stride is ignored.", lambda: cols(ss=(1, 1))))
         if s[0] != s[1]:
             bugs += [
-                ("height and width are swapped in the stride.", lambda: cols(ss=s[::-1])),
-                ("the stride is applied to the height only.", lambda: cols(ss=(s[0], 1))),
-                ("the stride is applied to the width only.", lambda: cols(ss=(1, s[1]))),
+                (
+                    "height-width-swapped",
+                    "height and width are swapped in the stride.",
+                    lambda: cols(ss=s[::-1]),
+                ),
+                (
+                    "one-axis-only",
+                    "the stride is applied to the height only.",
+                    lambda: cols(ss=(s[0], 1)),
+                ),
+                (
+                    "one-axis-only",
+                    "the stride is applied to the width only.",
+                    lambda: cols(ss=(1, s[1])),
+                ),
             ]
     if d != (1, 1):
         bugs += [
             (
+                "dilation-ignored",
                 "dilation ignored: tap (a, b) reads x_pad[i*sh + a*dh, j*sw + b*dw].",
                 lambda: cols(dd=(1, 1)),
             ),
-            ("dilation applied on the height axis only.", lambda: cols(dd=(d[0], 1))),
-            ("dilation applied on the width axis only.", lambda: cols(dd=(1, d[1]))),
+            (
+                "one-axis-only",
+                "dilation applied on the height axis only.",
+                lambda: cols(dd=(d[0], 1)),
+            ),
+            (
+                "one-axis-only",
+                "dilation applied on the width axis only.",
+                lambda: cols(dd=(1, d[1])),
+            ),
         ]
     if kh != kw:
         bugs.append(
             (
+                "height-width-swapped",
                 "height and width are swapped in kernel_size: kernel_size=(KH, KW) is KH rows, KW columns.",
                 lambda: cols(kk=(kw, kh)),
             )
@@ -116,16 +143,19 @@ def _im2col_bugs(
     if pads != ((0, 0), (0, 0)):
         (top, bottom), (left, right) = pads
         bugs += [
-            ("the padding is ignored.", lambda: cols(pp=0)),
+            ("padding-ignored", "the padding is ignored.", lambda: cols(pp=0)),
             (
+                "padding-one-side",
                 "zeros added at the top and left only.",
                 lambda: padded(((top + bottom, 0), (left + right, 0))),
             ),
             (
+                "padding-one-side",
                 "zeros added at the bottom and right only.",
                 lambda: padded(((0, top + bottom), (0, left + right))),
             ),
             (
+                "height-width-swapped",
                 "height and width are swapped in the padding.",
                 lambda: padded(((left, right), (top, bottom))),
             ),
@@ -244,12 +274,14 @@ def _reshape_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
     fc, kh, kw = w.shape[1], w.shape[2], w.shape[3]
     return [
         (
+            "im2col-reshape",
             "wrong reshape of the product: an (F, N*L) product was reshaped straight to (N, F, H_out, W_out). "
             "Reshape to (F, N, H_out, W_out) and move the batch first, or multiply W @ cols with cols "
             "(N, C*KH*KW, L) to get (N, F, L) directly.",
             lambda: no_bias.transpose(1, 0, 2, 3).reshape(n, f, h_out, w_out) + bias,
         ),
         (
+            "im2col-reshape",
             "the output positions were reshaped in the wrong order: the columns are row-major, "
             "so reshape (N, F, L) to (N, F, H_out, W_out), not (N, F, W_out, H_out).",
             lambda: (
@@ -260,11 +292,13 @@ def _reshape_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug]:
             ),
         ),
         (
+            "im2col-reshape",
             "the weights were flattened in (kernel row, kernel column, channel) order "
             "(w.transpose(0, 2, 3, 1).reshape(F, -1)) but the columns are channel-major: use w.reshape(F, -1).",
             lambda: with_kernel(w.transpose(0, 2, 3, 1).reshape(w.shape[0], fc, kh, kw)),
         ),
         (
+            "im2col-reshape",
             "the result is (F, N, H_out, W_out): move the batch axis first.",
             lambda: expected.transpose(1, 0, 2, 3),
         ),

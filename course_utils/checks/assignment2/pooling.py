@@ -43,19 +43,26 @@ def _pool_bugs(
     other = "avg" if kind == "max" else "max"
     bugs: list[Bug] = [
         (
+            "pool-kind",
             f"this is {other} pooling: {kind}_pool2d takes the {'largest value' if kind == 'max' else 'mean'} of each window.",
             lambda: pool(what=other),
         ),
         (
+            "ceil-not-floor",
             "ceil instead of floor for the output size: a last window that does not fit is dropped.",
             lambda: pool(ceil=True),
         ),
-        ("the last output row is missing (off by one).", lambda: expected[:, :, :-1]),
-        ("the last output column is missing (off by one).", lambda: expected[:, :, :, :-1]),
+        ("off-by-one", "the last output row is missing (off by one).", lambda: expected[:, :, :-1]),
+        (
+            "off-by-one",
+            "the last output column is missing (off by one).",
+            lambda: expected[:, :, :, :-1],
+        ),
     ]
     if s is None and kernel != (1, 1):
         bugs.append(
             (
+                "pool-stride-default",
                 "the stride defaults to 1: when stride is None it equals kernel_size (non-overlapping windows).",
                 lambda: pool(ss=(1, 1)),
             )
@@ -63,37 +70,52 @@ def _pool_bugs(
     if kernel[0] != kernel[1]:
         bugs.append(
             (
+                "height-width-swapped",
                 "height and width are swapped in kernel_size.",
                 lambda: pool(kk=kernel[::-1], ss=(kernel[::-1] if s is None else stride)),
             )
         )
     if stride[0] != stride[1]:
-        bugs.append(("height and width are swapped in the stride.", lambda: pool(ss=stride[::-1])))
+        bugs.append(
+            (
+                "height-width-swapped",
+                "height and width are swapped in the stride.",
+                lambda: pool(ss=stride[::-1]),
+            )
+        )
     if pad != (0, 0):
         fill = -np.inf if kind == "max" else 0.0
         (ph, pw) = pad
         bugs += [
             (
+                "padding-one-side",
                 "padded at the top and left only: `padding` goes on both sides.",
                 lambda: padded(fill, ((2 * ph, 0), (2 * pw, 0))),
             ),
             (
+                "padding-one-side",
                 "padded at the top and left only: `padding` goes on both sides.",
                 lambda: padded(fill, ((ph, 0), (pw, 0))),
             ),
             (
+                "padding-one-side",
                 "padded at the bottom and right only: `padding` goes on both sides.",
                 lambda: padded(fill, ((0, ph), (0, pw))),
             ),
-            ("padding ignored.", lambda: pool(pp=(0, 0))),
+            ("padding-ignored", "padding ignored.", lambda: pool(pp=(0, 0))),
         ]
         if ph != pw:
             bugs.append(
-                ("height and width are swapped in the padding.", lambda: pool(pp=pad[::-1]))
+                (
+                    "height-width-swapped",
+                    "height and width are swapped in the padding.",
+                    lambda: pool(pp=pad[::-1]),
+                )
             )
         if kind == "max":
             bugs.append(
                 (
+                    "max-pool-zero-padding",
                     "max pooling padded with zeros: pad with -inf, so that a padded value never wins "
                     "(a window of negative values must give its largest negative value).",
                     lambda: padded(0.0, ((ph, ph), (pw, pw))),
@@ -102,6 +124,7 @@ def _pool_bugs(
         else:
             bugs.append(
                 (
+                    "count-include-pad",
                     "count_include_pad ignored: with count_include_pad=False divide each window's sum "
                     "by the number of real (not padded) inputs in it; with True, by KH*KW."
                     if not include_pad

@@ -38,28 +38,38 @@ def _single_bugs(x: np.ndarray, w: np.ndarray, expected: np.ndarray) -> list[Bug
     kh, kw = w.shape
     return [
         (
+            "flipped-kernel",
             "the kernel is flipped (a textbook convolution, w[KH-1-a, KW-1-b]). CNNs use "
             "cross-correlation: y[i, j] = sum_a sum_b w[a, b] * x[i + a, j + b], no flip.",
             lambda: ref(x, w[::-1, ::-1]),
         ),
         (
+            "rows-columns-swapped",
             "the kernel is transposed: w[b, a] instead of w[a, b] (a is the kernel row, b its column).",
             lambda: ref(x, w.T),
         ),
         (
+            "rows-columns-swapped",
             "the image is transposed: x[j + b, i + a] instead of x[i + a, j + b] (rows first).",
             lambda: ref(x.T, w).T,
         ),
-        ("the last output row is missing (off by one): H - KH + 1 rows.", lambda: expected[:-1]),
         (
+            "off-by-one",
+            "the last output row is missing (off by one): H - KH + 1 rows.",
+            lambda: expected[:-1],
+        ),
+        (
+            "off-by-one",
             "the last output column is missing (off by one): W - KW + 1 columns.",
             lambda: expected[:, :-1],
         ),
         (
+            "padded-when-valid",
             "the image was zero-padded to keep its size: conv2d_single is 'valid' (no padding).",
             lambda: ref(x, w, (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2))),
         ),
         (
+            "truncated-to-int",
             "the result was truncated to integers: create y with np.zeros((H - KH + 1, W - KW + 1)).",
             lambda: np.trunc(expected),
         ),

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import diagnoses
+
 CONV2D_BACKWARD_FEATURES = ("basic", "stride_padding", "dilation")
 
 
@@ -319,10 +321,14 @@ def _border_hint(actual: Any, expected: np.ndarray, margin: Pair) -> str | None:
     )
 
 
-def _call_failed_hint(exc: AssertionError, hints: dict[str, str]) -> AssertionError:
-    """Return ``exc`` with the first hint whose key occurs in its message appended."""
+def _call_failed_hint(exc: AssertionError, hints: dict[str, tuple[str, str]]) -> AssertionError:
+    """Return ``exc`` with the first hint whose key occurs in its message appended.
+
+    ``hints``: a phrase of the error the student's code raised (torch's own words, e.g.
+    "incorrect number of gradients") -> (the mistake's family, the hint).
+    """
     message = str(exc)
-    for key, hint in hints.items():
+    for key, (family, hint) in hints.items():
         if key in message:
-            return AssertionError(f"{message}\nLikely mistake: {hint}")
+            return diagnoses.mark(AssertionError(f"{message}\nLikely mistake: {hint}"), [family])
     return exc

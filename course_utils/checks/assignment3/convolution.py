@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import reference
 from ...validation import check_int
+from .. import diagnoses
 from .._common import (
     Bug,
     _assert_close,
@@ -61,19 +62,23 @@ def _conv_gradient_bugs(
 
     dx: list[Bug] = [
         (
+            "padding-backward",
             "the padding is not cropped: dx must have x's shape; return dx_pad[:, :, ph:ph + H, pw:pw + W].",
             lambda: dx_scatter(),
         ),
         (
+            "padding-backward",
             "dx_pad[:, :, p:-p] with p = 0 is empty (-0 is 0): crop with dx_pad[:, :, ph:ph + H, pw:pw + W].",
             lambda: dx_scatter()[:, :, ph:-ph, pw:-pw],
         ),
         (
+            "overwrite-not-accumulate",
             "overwrite instead of accumulate: where windows overlap, an input gets gradient from every "
             "window that contains it; add (+=) into dx, do not assign (=).",
             lambda: _crop(dx_scatter(overwrite=True), pads),
         ),
         (
+            "backward-flip",
             "the kernel is flipped in dx: with the window loop, scatter dout * w itself (a flip appears "
             "only when dx is written as a full convolution with the flipped kernel).",
             lambda: _crop(dx_scatter(w=w[:, :, ::-1, ::-1]), pads),
@@ -82,6 +87,7 @@ def _conv_gradient_bugs(
     if ph or pw:
         dx += [
             (
+                "padding-one-side",
                 "the padding was cropped from one side only (dx_pad[:, :, :H, :W]): crop ph rows and pw "
                 "columns from both sides, dx_pad[:, :, ph:ph + H, pw:pw + W].",
                 lambda: dx_scatter()[:, :, : x.shape[2], : x.shape[3]],
@@ -90,6 +96,7 @@ def _conv_gradient_bugs(
     if stride != (1, 1):
         dx.append(
             (
+                "stride-ignored",
                 "the stride is ignored in the scatter: output (i, j) came from the window starting at "
                 "(i * stride, j * stride), so its gradient goes back there (right for stride 1 only).",
                 lambda: _crop(dx_scatter(stride=(1, 1)), pads),
@@ -98,6 +105,7 @@ def _conv_gradient_bugs(
     if dilation != (1, 1):
         dx.append(
             (
+                "dilation-ignored",
                 "the dilation is ignored in the scatter: the taps are `dilation` apart, "
                 "rows i*sh : i*sh + dh*(kh-1) + 1 : dh.",
                 lambda: _crop(dx_scatter(dilation=(1, 1)), pads),
@@ -106,6 +114,7 @@ def _conv_gradient_bugs(
     if c_out > 1:
         dx.append(
             (
+                "channels-not-summed",
                 "only the first filter's gradient reaches dx: sum over every output channel o, "
                 "dx += dout[n, o] * w[o].",
                 lambda: _crop(dx_scatter(dout=dout[:, :1], w=w[:1]), pads),
@@ -114,6 +123,7 @@ def _conv_gradient_bugs(
     if c_in == c_out and c_in > 1:
         dx.append(
             (
+                "weight-layout",
                 "w is indexed as w[c, o]; its shape is (C_out, C_in, kH, kW).",
                 lambda: _crop(dx_scatter(w=w.transpose(1, 0, 2, 3)), pads),
             )
@@ -133,11 +143,13 @@ def _conv_gradient_bugs(
 
     dw: list[Bug] = [
         (
+            "overwrite-not-accumulate",
             "overwrite instead of accumulate: dw gets a contribution from every output position; add "
             "(+=) them up.",
             lambda: dw_from(overwrite=True),
         ),
         (
+            "backward-flip",
             "dw is flipped: dw[o, c, u, v] = sum dout[n, o, i, j] * x_pad[n, c, i*s + u*d, j*s + v*d].",
             lambda: dw_from()[:, :, ::-1, ::-1],
         ),
@@ -145,16 +157,19 @@ def _conv_gradient_bugs(
     if n > 1:
         dw += [
             (
+                "parameter-gradient-sum",
                 "dw is not summed over the batch: it is right for one image only. The weights are shared "
                 "by every image, so add the contributions of all N images.",
                 lambda: dw_from(dout=dout[:1], x_pad=x_pad[:1]),
             ),
             (
+                "parameter-gradient-sum",
                 "dw is not summed over the batch: it is right for the last image only (each image "
                 "overwrote the previous one). Add the contributions of all N images.",
                 lambda: dw_from(dout=dout[-1:], x_pad=x_pad[-1:]),
             ),
             (
+                "parameter-gradient-sum",
                 "dw is averaged over the batch: sum over the images, do not divide by N.",
                 lambda: dw_from() / n,
             ),
@@ -162,6 +177,7 @@ def _conv_gradient_bugs(
     if stride != (1, 1):
         dw.append(
             (
+                "stride-ignored",
                 "the stride is ignored when dw reads the windows: output (i, j) saw the window at "
                 "(i * stride, j * stride).",
                 lambda: dw_from(stride=(1, 1)),
@@ -170,6 +186,7 @@ def _conv_gradient_bugs(
     if ph or pw:
         dw.append(
             (
+                "padding-backward",
                 "dw reads the windows from the unpadded x: read them from x_pad, the input the forward "
                 "pass convolved.",
                 lambda: _conv_dw(
@@ -183,26 +200,35 @@ def _conv_gradient_bugs(
         )
     if dilation != (1, 1):
         dw.append(
-            ("the dilation is ignored when dw reads the windows.", lambda: dw_from(dilation=(1, 1)))
+            (
+                "dilation-ignored",
+                "the dilation is ignored when dw reads the windows.",
+                lambda: dw_from(dilation=(1, 1)),
+            )
         )
     db: list[Bug] = [
         (
+            "parameter-gradient-sum",
             "db is summed over the batch axis only: db[o] = sum over n, i, j of dout[n, o, i, j].",
             lambda: dout.sum(axis=0),
         ),
         (
+            "parameter-gradient-sum",
             "db is summed over the positions only: also sum over the batch (axis 0).",
             lambda: dout.sum(axis=(2, 3)),
         ),
         (
+            "parameter-gradient-sum",
             "db is summed over everything: keep one entry per output channel, dout.sum(axis=(0, 2, 3)).",
             lambda: dout.sum(),
         ),
         (
+            "parameter-gradient-sum",
             "db is the mean of dout: the bias is added to every output, so db is the sum.",
             lambda: dout.mean(axis=(0, 2, 3)),
         ),
         (
+            "parameter-gradient-sum",
             "db is summed over the channel axis: db[o] sums over n, i, j.",
             lambda: dout.sum(axis=(1, 2, 3)),
         ),
@@ -210,6 +236,7 @@ def _conv_gradient_bugs(
     if n > 1:
         db.append(
             (
+                "parameter-gradient-sum",
                 "db is right for one image only: sum over the batch too.",
                 lambda: dout[0].sum(axis=(1, 2)),
             )
@@ -232,8 +259,8 @@ def _squeeze_bugs(bugs: list[Bug]) -> list[Bug]:
         return run
 
     return [
-        (message.replace("[:, :, ph:ph + H, pw:pw + W]", "[:, :, p:p + L]"), one_d(make))
-        for message, make in bugs
+        (family, message.replace("[:, :, ph:ph + H, pw:pw + W]", "[:, :, p:p + L]"), one_d(make))
+        for family, message, make in bugs
         if "p:-p" not in message
     ]
 
@@ -250,8 +277,8 @@ def _check_gradients(
         _assert_close(dx, expected[0], f"dx of {name}", bugs["dx"])
     except AssertionError as exc:
         hint = _border_hint(dx, expected[0], margin) if expected[0].ndim == 4 else None
-        if hint and "Likely mistake" not in str(exc):
-            raise AssertionError(f"{exc}\n{hint}") from None
+        if hint and not diagnoses.families_of(exc):
+            raise diagnoses.mark(AssertionError(f"{exc}\n{hint}"), ["padding-backward"]) from None
         raise
     _assert_close(dw, expected[1], f"dw of {name}", bugs["dw"])
     _assert_close(db, expected[2], f"db of {name}", bugs["db"])
@@ -275,23 +302,27 @@ def _check_conv1d_backward_case(
         dout[:, :, None], x[:, :, None], w[:, :, None], (1, s), (0, p), (1, d)
     )
     bugs = {key: _squeeze_bugs(value) for key, value in bugs2.items()}
-    uncropped = _squeeze_bugs(bugs2["dx"][:1])[0][1]
+    uncropped = _squeeze_bugs(bugs2["dx"][:1])[0][2]
     bugs["dx"].append(
         (
+            "padding-backward",
             "dx_pad[:, :, p:-p] with p = 0 is empty (-0 is 0): crop with dx_pad[:, :, p:p + L].",
             lambda: uncropped()[:, :, p:-p],
         )
     )
     bugs["db"] = [
         (
+            "parameter-gradient-sum",
             "db is summed over the batch axis only: db[o] = sum over n and t of dout[n, o, t].",
             lambda: dout.sum(axis=0),
         ),
         (
+            "parameter-gradient-sum",
             "db is summed over the positions only: also sum over the batch.",
             lambda: dout.sum(axis=2),
         ),
         (
+            "parameter-gradient-sum",
             "db is summed over everything: one entry per output channel, dout.sum(axis=(0, 2)).",
             lambda: dout.sum(),
         ),
@@ -435,6 +466,7 @@ def _conv2d_forward_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug
     options = _conv2d_options(case)
     bugs: list[Bug] = [
         (
+            "flipped-kernel",
             "the kernel is flipped (a textbook convolution); CNNs use cross-correlation.",
             lambda: reference.conv2d(x, w[:, :, ::-1, ::-1], b, **options),
         ),
@@ -442,6 +474,7 @@ def _conv2d_forward_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug
     if b is not None:
         bugs.append(
             (
+                "bias-missing",
                 "the bias is missing: add b[o] to every output of channel o.",
                 lambda: reference.conv2d(x, w, None, **options),
             )
@@ -449,6 +482,7 @@ def _conv2d_forward_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug
     if case["stride"] != 1:
         bugs.append(
             (
+                "stride-ignored",
                 "the stride is ignored.",
                 lambda: reference.conv2d(x, w, b, **{**options, "stride": 1}),
             )
@@ -456,6 +490,7 @@ def _conv2d_forward_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug
     if case["dilation"] != 1:
         bugs.append(
             (
+                "dilation-ignored",
                 "the dilation is ignored.",
                 lambda: reference.conv2d(x, w, b, **{**options, "dilation": 1}),
             )
@@ -463,6 +498,7 @@ def _conv2d_forward_bugs(case: dict[str, Any], expected: np.ndarray) -> list[Bug
     if case["padding"] != 0:
         bugs.append(
             (
+                "padding-ignored",
                 "the padding is ignored.",
                 lambda: reference.conv2d(x, w, b, **{**options, "padding": 0}),
             )

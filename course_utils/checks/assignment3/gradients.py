@@ -63,20 +63,24 @@ def _numeric_bugs(
 ) -> list[Bug]:
     bugs: list[Bug] = [
         (
+            "finite-difference",
             "one-sided differences (f(x + h) - f(x)) / h: their error shrinks only like h. Use central "
             "differences, (f(x + h) - f(x - h)) / (2h), whose error shrinks like h**2.",
             lambda: _central(f, x, dout, h, "forward"),
         ),
         (
+            "finite-difference",
             "one-sided differences (f(x) - f(x - h)) / h: use central differences, "
             "(f(x + h) - f(x - h)) / (2h).",
             lambda: _central(f, x, dout, h, "backward"),
         ),
         (
+            "finite-difference",
             "the central difference is divided by h: the two points are 2h apart, divide by 2 * h.",
             lambda: _central(f, x, dout, h, "over_h"),
         ),
         (
+            "dout-ignored",
             "dout is ignored: the gradient is that of sum(f(x) * dout), so weight f(x) by dout "
             "before summing.",
             lambda: _central(f, x, dout, h, "no_dout"),
@@ -85,6 +89,7 @@ def _numeric_bugs(
     if given_h:
         bugs.append(
             (
+                "finite-difference",
                 "the step h passed in is ignored (a fixed step is used): use the argument h.",
                 lambda: _central(f, x, dout, 1e-5),
             )
@@ -104,9 +109,12 @@ def _check_numeric_case(
         raise _call_failed_hint(
             exc,
             {
-                "in place": "x must be left exactly as it was: after trying x[i] + h and x[i] - h, "
-                "put the saved value back (x[i] = old), not x[i] += h then x[i] -= h, which can "
-                "round differently.",
+                "in place": (
+                    "input-modified",
+                    "x must be left exactly as it was: after trying x[i] + h and x[i] - h, "
+                    "put the saved value back (x[i] = old), not x[i] += h then x[i] -= h, which "
+                    "can round differently.",
+                ),
             },
         ) from None
     step = 1e-5 if h is None else h
@@ -190,23 +198,31 @@ def check_numeric_gradient(fn: Callable, cases: str = "visible", seed: int = 0) 
 def _relu_bugs(x: np.ndarray, dout: np.ndarray) -> list[Bug]:
     return [
         (
+            "relu-at-zero",
             "the gradient at x = 0 is 1 ([x >= 0]); ReLU'(x) = [x > 0], so 0 at x = 0, as in PyTorch.",
             lambda: dout * (x >= 0),
         ),
         (
+            "relu-derivative",
             "dx = dout * relu(x): the derivative of ReLU is the 0/1 mask [x > 0], not ReLU's output.",
             lambda: dout * np.maximum(x, 0),
         ),
         (
+            "relu-derivative",
             "the mask was taken from dout ([dout > 0]); it comes from the forward input x: dout * [x > 0].",
             lambda: dout * (dout > 0),
         ),
         (
+            "dout-ignored",
             "dout is ignored: dx = dout * [x > 0], not the mask alone.",
             lambda: (x > 0).astype(float),
         ),
-        ("the mask is missing: dx = dout * [x > 0].", lambda: dout),
-        ("the mask is inverted: ReLU passes the gradient where x > 0.", lambda: dout * (x < 0)),
+        ("relu-derivative", "the mask is missing: dx = dout * [x > 0].", lambda: dout),
+        (
+            "relu-derivative",
+            "the mask is inverted: ReLU passes the gradient where x > 0.",
+            lambda: dout * (x < 0),
+        ),
     ]
 
 

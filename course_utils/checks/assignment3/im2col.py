@@ -66,11 +66,13 @@ def _col2im_bugs(
 
     bugs: list[Bug] = [
         (
+            "overwrite-not-accumulate",
             "overlapping entries are overwritten: col2im is the adjoint of im2col, so every column entry "
             "that came from the same input position is ADDED back there (+=).",
             lambda: place(overwrite=True),
         ),
         (
+            "padding-backward",
             "the padding is not cropped: return the (N, C, H, W) gradient of the unpadded input.",
             lambda: place(crop=False),
         ),
@@ -78,6 +80,7 @@ def _col2im_bugs(
     if strides != (1, 1):
         bugs.append(
             (
+                "stride-ignored",
                 "the stride is ignored: column (i, j) came from the window at (i*sh, j*sw).",
                 lambda: place(stride=(1, 1)),
             )

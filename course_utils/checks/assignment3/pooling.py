@@ -78,30 +78,39 @@ def _pool_backward_bugs(
     if kind == "max":
         bugs: list[Bug] = [
             (
+                "maxpool-backward",
                 "the gradient goes to EVERY maximum of a window with ties: it belongs to one input only, "
                 "the first maximum in row-major order (what argmax returns), as in PyTorch.",
                 lambda: routed("all"),
             ),
             (
+                "maxpool-backward",
                 "the gradient goes to the LAST maximum of a window with ties (a >= comparison while "
                 "scanning): keep the first one, a strict > (or np.argmax).",
                 lambda: routed("last"),
             ),
             (
+                "maxpool-backward",
                 "the gradient is split among tied maxima: it goes whole to the first maximum.",
                 lambda: routed("split"),
             ),
             (
+                "maxpool-backward",
                 "the gradient goes to the window's first element, not to its maximum: find the arg-max "
                 "(deck 000: d a / d x_ij = 1 only at (i_max, j_max)).",
                 lambda: routed("corner"),
             ),
             (
+                "overwrite-not-accumulate",
                 "overwrite instead of accumulate: when windows overlap (stride < kernel) an input that "
                 "is the maximum of two windows gets both gradients; add them (+=).",
                 lambda: routed("first", overwrite=True),
             ),
-            ("the padding is not cropped: dx has x's shape.", lambda: routed("first", crop=False)),
+            (
+                "padding-backward",
+                "the padding is not cropped: dx has x's shape.",
+                lambda: routed("first", crop=False),
+            ),
         ]
     else:
         real = _avg_counts(shape, kernel, stride, pads, dout.shape[2:])
@@ -115,27 +124,33 @@ def _pool_backward_bugs(
 
         bugs = [
             (
+                "avgpool-backward",
                 "the gradient is not divided by the window size: each input of a window contributed "
                 "1/(kH*kW) of the average (deck 000: d a / d x_ij = 1/(rc)).",
                 lambda: averaged(1.0),
             ),
             (
+                "avgpool-backward",
                 "the gradient is divided by kH only: divide by kH * kW, the window's size.",
                 lambda: averaged(float(kernel[0])),
             ),
             (
+                "avgpool-backward",
                 "the gradient is divided by the window size twice.",
                 lambda: averaged(float(full) ** 2),
             ),
             (
+                "overwrite-not-accumulate",
                 "overwrite instead of accumulate: overlapping windows add their gradients (+=).",
                 lambda: _crop(_avg_scatter(dout, kernel, stride, pads, shape, divisor, True), pads),
             ),
             (
+                "padding-backward",
                 "the padding is not cropped: dx has x's shape.",
                 lambda: averaged(divisor, crop=False),
             ),
             (
+                "count-include-pad",
                 "count_include_pad is ignored: with True (the default) divide by kH*kW; with False by the "
                 "number of real inputs in the window (what the forward pass divided by).",
                 lambda: averaged(real if include_pad else full),
@@ -148,6 +163,7 @@ def _pool_backward_bugs(
             ignored = lambda: _crop(_avg_scatter(dout, kernel, (1, 1), pads, shape, divisor), pads)  # noqa: E731
         bugs.append(
             (
+                "stride-ignored",
                 "the stride is ignored in the scatter: output (i, j) came from the window at "
                 "(i * stride, j * stride), so its gradient goes back there (right for stride 1 only).",
                 ignored,

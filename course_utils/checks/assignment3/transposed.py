@@ -55,11 +55,13 @@ def _transpose_bugs(
 
     bugs: list[Bug] = [
         (
+            "flipped-kernel",
             "the kernel is flipped: the transposed convolution scatters each input times w itself "
             "(the flip appears only when it is written as a full convolution).",
             lambda: ref(w=w[:, :, ::-1, ::-1]),
         ),
         (
+            "transposed-size",
             "the padding is not cropped: `padding` removes that many rows and columns from each side of "
             "the scattered result.",
             lambda: ref(padding=(0, 0)),
@@ -68,6 +70,7 @@ def _transpose_bugs(
     if extra != (0, 0):
         bugs.append(
             (
+                "transposed-size",
                 "output_padding is ignored: it adds rows/columns at the bottom/right.",
                 lambda: ref(output_padding=(0, 0)),
             )
@@ -75,6 +78,7 @@ def _transpose_bugs(
     if stride != (1, 1):
         bugs.append(
             (
+                "stride-ignored",
                 "the stride is ignored: input (i, j) scatters to the window starting at (i*s, j*s).",
                 lambda: ref(stride=(1, 1), output_padding=(0, 0)),
             )
@@ -82,6 +86,7 @@ def _transpose_bugs(
     if w.shape[0] == w.shape[1]:
         bugs.append(
             (
+                "weight-layout",
                 "w is read as (C_out, C_in, ...): a transposed convolution's w has shape (C_in, C_out, kH, kW).",
                 lambda: ref(w=w.transpose(1, 0, 2, 3)),
             )
@@ -188,15 +193,19 @@ def check_conv_transpose2d(fn: Callable, cases: str = "visible", seed: int = 0) 
 
 
 _FUNCTION_HINTS = {
-    "incorrect number of gradients": "backward must return one value per argument of forward, in "
-    "the same order: (dx, dw, db, None, None, None), None for stride, padding and dilation.",
-    "different than None": "return None for every argument that is not a tensor: stride, padding, "
-    "dilation, and b when it is None.",
-    "invalid gradient at index": "the gradients come back in the wrong order or shape: return them "
-    "in the order of forward's arguments, (dx, dw, db, None, None, None).",
-    "expected a torch.Tensor": "forward must return a tensor: torch.as_tensor(out, dtype=x.dtype, device=x.device).",
-    "not connected": "call it as Conv2dFunction.apply(x, w, b, stride, padding, dilation), which "
-    "connects the result to autograd; do not call forward directly.",
+    phrase: ("autograd-function", hint)
+    for phrase, hint in {
+        "incorrect number of gradients": "backward must return one value per argument of forward, "
+        "in the same order: (dx, dw, db, None, None, None), None for stride, padding and dilation.",
+        "different than None": "return None for every argument that is not a tensor: stride, "
+        "padding, dilation, and b when it is None.",
+        "invalid gradient at index": "the gradients come back in the wrong order or shape: return "
+        "them in the order of forward's arguments, (dx, dw, db, None, None, None).",
+        "expected a torch.Tensor": "forward must return a tensor: "
+        "torch.as_tensor(out, dtype=x.dtype, device=x.device).",
+        "not connected": "call it as Conv2dFunction.apply(x, w, b, stride, padding, dilation), "
+        "which connects the result to autograd; do not call forward directly.",
+    }.items()
 }
 
 
@@ -205,17 +214,19 @@ def _function_bugs(dout: np.ndarray, case: dict[str, Any], expected: tuple) -> d
     return {
         0: [
             (
+                "autograd-function",
                 "the gradients come back in the wrong order: forward(ctx, x, w, b, ...) needs (dx, dw, db, ...).",
                 lambda: dw,
             )
         ],
         1: [
             (
+                "autograd-function",
                 "the gradients come back in the wrong order: forward(ctx, x, w, b, ...) needs (dx, dw, db, ...).",
                 lambda: dx,
             )
         ],
-        2: [("db is missing or misplaced.", lambda: np.zeros_like(db))],
+        2: [("autograd-function", "db is missing or misplaced.", lambda: np.zeros_like(db))],
     }
 
 
