@@ -124,3 +124,86 @@ def check_self_check(
 def check_committed_clean(notebook: nbformat.NotebookNode) -> None:
     """Committed without outputs, execution counts or volatile metadata."""
     assert volatile_parts(notebook) == []
+
+
+# ------------------------------------------------------------------ slide style (issue 25)
+
+HIDDEN_INPUT_TAGS = {"hide-input", "remove-input", "remove-cell"}
+HEADING = re.compile(r"#{1,3} \S")
+MAX_VISIBLE_CODE_LINES = 14  # per slide or sub-slide: code the reader must read there
+# Notes about how the lecture was made or run, not about its subject.
+MAKING_OF = re.compile(
+    r"\bruntime\b|\brun time\b|load average|build-up|not on the page|the slide shows|the deck shows",
+    re.IGNORECASE,
+)
+
+
+def input_hidden(cell: nbformat.NotebookNode) -> bool:
+    """True when the slides do not show the cell's source: skipped, or tagged to hide it."""
+    tags = set(cell.metadata.get("tags", []))
+    return _slide_type(cell) in ("skip", "notes") or bool(tags & HIDDEN_INPUT_TAGS)
+
+
+def slides(notebook: nbformat.NotebookNode) -> list[list[int]]:
+    """The cell indices of every slide and sub-slide, in order (cells before the first go first)."""
+    found: list[list[int]] = []
+    for index, cell in enumerate(notebook.cells):
+        if _slide_type(cell) in SLIDE_STARTS or not found:
+            found.append([])
+        found[-1].append(index)
+    return found
+
+
+def visible_code_lines(cell: nbformat.NotebookNode) -> int:
+    """Non-blank source lines a slide shows of ``cell`` (0 for markdown and hidden cells)."""
+    if cell.cell_type != "code" or input_hidden(cell):
+        return 0
+    return sum(1 for line in cell.source.splitlines() if line.strip())
+
+
+def check_no_visible_assert(notebook: nbformat.NotebookNode) -> None:
+    """Every code cell with an ``assert`` hides its input on the slides or is skipped."""
+    shown = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        and re.search(r"\bassert\b", cell.source)
+        and not input_hidden(cell)
+    ]
+    assert not shown, f"cells that show an assert on a slide (tag them hide-input): {shown}"
+
+
+def check_every_slide_has_heading(notebook: nbformat.NotebookNode) -> None:
+    """Every slide and sub-slide opens with a markdown cell whose first line is a #-### heading."""
+    missing = [
+        (index, cell.source[:50])
+        for index, cell in enumerate(notebook.cells)
+        if _slide_type(cell) in SLIDE_STARTS
+        and not (cell.cell_type == "markdown" and HEADING.match(cell.source.lstrip()))
+    ]
+    assert not missing, f"(sub)slides that do not open with a heading (index, start): {missing}"
+
+
+def check_no_making_of_notes(notebook: nbformat.NotebookNode) -> None:
+    """No text about how the lecture was made or run (markdown, or code a slide shows)."""
+    found = [
+        (index, match.group(0))
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "markdown" or not input_hidden(cell)
+        for match in MAKING_OF.finditer(cell.source)
+    ]
+    assert not found, f"notes about how the lecture was made or run (index, words): {found}"
+
+
+def check_visible_code_per_slide(
+    notebook: nbformat.NotebookNode, max_lines: int = MAX_VISIBLE_CODE_LINES
+) -> None:
+    """No slide or sub-slide shows more than ``max_lines`` lines of code."""
+    too_much = [
+        (cells[0], lines)
+        for cells in slides(notebook)
+        if (lines := sum(visible_code_lines(notebook.cells[i]) for i in cells)) > max_lines
+    ]
+    assert not too_much, (
+        f"slides with over {max_lines} visible code lines (first cell, lines): {too_much}"
+    )

@@ -59,7 +59,9 @@ def executed_lecture(
     executed = root / BUILD_DIR / LECTURES_DIR / path.name
     if reuse and executed.is_file() and executed.stat().st_mtime >= path.stat().st_mtime:
         return read_notebook(executed), f"reused {executed.relative_to(root)}"
-    notebook, seconds = execute_notebook(path, executed, timeout=LECTURE_TIMEOUT)
+    notebook, seconds = execute_notebook(
+        path, executed, timeout=LECTURE_TIMEOUT, record_figures=True
+    )
     return notebook, f"executed in {seconds:.0f} s"
 
 
@@ -75,7 +77,9 @@ def execute_lectures(
     for path in paths:
         start = time.perf_counter()
         try:
-            notebook, _ = execute_notebook(path, out_dir / path.name, timeout=LECTURE_TIMEOUT)
+            notebook, _ = execute_notebook(
+                path, out_dir / path.name, timeout=LECTURE_TIMEOUT, record_figures=True
+            )
             outputs = [out_dir / path.name, *export_lecture(root, notebook, path.stem)]
             warnings = stderr_outputs(notebook)
             result = LectureResult(
@@ -113,6 +117,43 @@ def build_reading_site(
     seconds = time.perf_counter() - start
     progress(f"site: ok ({seconds:.0f} s): {index.relative_to(root)}")
     return index, f"ok ({seconds:.0f} s)"
+
+
+def build_site_only(
+    root: Path, fresh: bool = False, progress: records.Progress = print
+) -> Path | None:
+    """Rebuild the reading site from the lectures executed in _build/lectures; no checks run.
+
+    A lecture whose executed copy is missing or older than its source (or every lecture, with
+    ``fresh``) is executed first. Returns the site's index, or None when a lecture or the site
+    failed (each failure is reported through ``progress``).
+    """
+    from course_utils.publish import site
+
+    executed, ok = [], True
+    for path in lecture_paths(root):
+        try:
+            notebook, how = executed_lecture(root, path, reuse=not fresh)
+        except Exception as exc:  # the site is built from the others; the failure is reported
+            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            progress(f"lecture {path.stem}: FAILED: {message[-1000:]}")
+            ok = False
+            continue
+        warnings = stderr_outputs(notebook)
+        if warnings:
+            progress(f"lecture {path.stem}: wrote to stderr: {warnings[0][:300]}")
+            ok = False
+        progress(f"lecture {path.stem}: {how}")
+        executed.append(root / BUILD_DIR / LECTURES_DIR / path.name)
+    start = time.perf_counter()
+    try:
+        index = site.build_site(root, executed, root / BUILD_DIR)
+    except Exception as exc:
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        progress(f"site: FAILED: {message[-1000:]}")
+        return None
+    progress(f"site: ok ({time.perf_counter() - start:.0f} s): {index.relative_to(root)}")
+    return index if ok else None
 
 
 def write_report(
@@ -202,8 +243,9 @@ def check_slides(
     """Export each lecture's slides offline and check every slide in headless Chromium.
 
     Prints, per lecture, the slides whose content does not fit 1280x720 (reveal.js index
-    ``h`` or ``h/v`` and heading, with a screenshot in _build/screenshots/) and any remote
-    request, console error, broken image or unrendered TeX. Returns True when all is clean.
+    ``h`` or ``h/v`` and heading, with a screenshot in _build/screenshots/), any remote
+    request, console error, broken image or unrendered TeX, and the figures whose text is
+    under 16 px on the screen (when the executed copy recorded them). True when all is clean.
     """
     from course_utils.publish import browser
 
@@ -236,8 +278,21 @@ def check_slides(
             others = [line for line in result.problems() if not line.startswith("slide ")]
             for line in others:
                 progress(f"  {line}")
-            clean = clean and not result.problems()
+            small = _small_figure_text(notebook)
+            for line in small:
+                progress(f"  {line}")
+            clean = clean and not result.problems() and not small
     return clean
+
+
+def _small_figure_text(notebook: nbformat.NotebookNode) -> list[str]:
+    """Figures of an executed lecture with text under 16 px on a slide (none when not recorded)."""
+    from course_utils.publish import figures
+
+    try:
+        return [f"small text: {found.describe()}" for found in figures.small_figure_text(notebook)]
+    except ValueError:  # executed before figures were recorded: nothing to say
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,6 +88,47 @@ def _short_poll_client_class():
     from nbclient import NotebookClient
 
     class ShortPollNotebookClient(NotebookClient):
+        record_figures = False  # set on the instance: note every figure's text size per cell
+        _probe_installed = False
+
+        async def _silent(self, code: str, user_expressions: dict | None = None) -> dict:
+            """Run ``code`` without a trace in the notebook; return the reply's content."""
+            msg_id = await ensure_async(
+                self.kc.execute(
+                    code, silent=True, store_history=False, user_expressions=user_expressions or {}
+                )
+            )
+            deadline = monotonic() + (self.timeout or 60)
+            while True:
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=REPLY_POLL_S))
+                except Empty:
+                    if monotonic() > deadline:
+                        raise TimeoutError("the kernel did not answer the figure probe") from None
+                    continue
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    content = msg["content"]
+                    if content.get("status") != "ok":
+                        raise RuntimeError(f"figure probe failed: {content.get('evalue', content)}")
+                    return content
+
+        async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+            from course_utils.publish import figures
+
+            if self.record_figures and not self._probe_installed:
+                await self._silent(figures.PROBE)
+                self._probe_installed = True
+            result = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+            if self.record_figures and cell.cell_type == "code":
+                content = await self._silent("", {"notes": figures.TAKE})
+                found = content["user_expressions"]["notes"]
+                if found.get("status") != "ok":
+                    raise RuntimeError(f"figure probe failed: {found.get('evalue', found)}")
+                notes = figures.parse_notes(found["data"]["text/plain"])
+                if notes:
+                    cell.metadata[figures.FIGURES_KEY] = notes
+            return result
+
         async def _async_poll_for_reply(
             self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
         ):
@@ -118,9 +159,12 @@ def execute_notebook(
     output_path: str | Path | None = None,
     timeout: int = 600,
     kernel_name: str = "python3",
+    record_figures: bool = False,
 ) -> tuple[nbformat.NotebookNode, float]:
     """Run every cell of ``path`` headless in its own folder; return the executed notebook and seconds.
 
+    With ``record_figures`` every code cell that shows matplotlib figures gets, in its metadata,
+    the smallest text size and the pixel size of each (``course_utils.publish.figures``).
     Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell when a cell fails.
     """
     path = Path(path)
@@ -131,6 +175,7 @@ def execute_notebook(
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    client.record_figures = record_figures
     # A kernel must draw with the inline backend, which shows and closes each figure; a
     # MPLBACKEND=Agg inherited from a headless parent would keep every figure open.
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
@@ -157,11 +202,9 @@ def stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_NOTE = (
-    "Interactive in a running notebook: open this lecture in JupyterLab "
-    "(<code>source .venv/bin/activate &amp;&amp; jupyter lab</code>) and run its cells to move the "
-    "controls. This page shows the controls' first state."
-)
+# Said once under each widget: what a reader sees and where it moves (no set-up commands: a
+# slide is not the place for them; the student guide has them).
+WIDGET_NOTE = "Interactive in a running notebook; shown here in its first state."
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 SLIDES_TEMPLATE = "course_reveal"
 PAGE_TEMPLATE = "course_lab"
@@ -196,6 +239,12 @@ def _control_html(model_name: str, state: dict) -> str:
         return f'<div class="course-static-widget tex2jax_process">{label}{state.get("value", "")}</div>'
     elif model_name in ("ButtonModel",):
         return f'<div class="course-static-widget tex2jax_process"><button disabled>{description}</button></div>'
+    elif model_name in ("CheckboxModel", "ToggleButtonModel"):  # a box, ticked or not, not "True"
+        checked = " checked" if state.get("value") else ""
+        return (
+            '<div class="course-static-widget tex2jax_process"><label>'
+            f'<input type="checkbox" disabled{checked}> {description}</label></div>'
+        )
     elif "value" in state and not isinstance(state["value"], dict):
         body = html.escape(str(state["value"]))
     else:
@@ -283,6 +332,70 @@ def static_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+# Cell tags, as Jupyter Book reads them. On the slides a cell tagged ``hide-input`` or
+# ``remove-input`` shows its outputs only (the reading site folds a ``hide-input`` cell's code);
+# ``remove-cell`` leaves the slides and the site; ``remove-output`` keeps the code only.
+HIDE_INPUT_TAGS = ("hide-input", "remove-input")
+REMOVE_CELL_TAGS = ("remove-cell",)
+REMOVE_OUTPUT_TAGS = ("remove-output",)
+SLIDE_STARTS = ("slide", "subslide")
+
+
+def _tags(cell: nbformat.NotebookNode) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def input_hidden(cell: nbformat.NotebookNode) -> bool:
+    """True when a cell's source is not on the slides (a hidden-input, removed or skipped cell)."""
+    kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
+    return kind in ("skip", "notes") or bool(_tags(cell) & {*HIDE_INPUT_TAGS, *REMOVE_CELL_TAGS})
+
+
+def slides_view(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` as its slides show it, before nbconvert's own preprocessors.
+
+    Cells tagged ``remove-cell`` go; so does a code cell whose input is hidden and that has no
+    output left to show (an assert, a data cell), so that it leaves no empty box on a slide. A
+    slide start (``slide``/``subslide``) of a cell that goes passes to the next cell shown.
+    nbconvert's ``TagRemovePreprocessor`` then removes the input of the hidden cells that stay.
+    """
+    notebook = copy.deepcopy(notebook)
+    kept: list[nbformat.NotebookNode] = []
+    carried: str | None = None
+    for cell in notebook.cells:
+        tags = _tags(cell)
+        if tags & set(REMOVE_OUTPUT_TAGS) and cell.cell_type == "code":
+            cell.outputs = []
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        empty = cell.cell_type == "code" and not cell.get("outputs") and tags & set(HIDE_INPUT_TAGS)
+        if tags & set(REMOVE_CELL_TAGS) or empty:
+            if kind in SLIDE_STARTS and carried != "slide":
+                carried = kind
+            continue
+        if carried and kind not in ("skip", "notes"):
+            if kind not in SLIDE_STARTS or (carried == "slide" and kind == "subslide"):
+                cell.metadata.setdefault("slideshow", {})["slide_type"] = carried
+            carried = None
+        kept.append(cell)
+    notebook.cells = kept
+    return notebook
+
+
+def _tag_remove_config():
+    from traitlets.config import Config
+
+    return Config(
+        {
+            "TagRemovePreprocessor": {
+                "enabled": True,
+                "remove_input_tags": list(HIDE_INPUT_TAGS),
+                "remove_cell_tags": list(REMOVE_CELL_TAGS),
+                "remove_all_outputs_tags": list(REMOVE_OUTPUT_TAGS),
+            }
+        }
+    )
+
+
 def _export(
     exporter_name: str,
     template_name: str,
@@ -305,7 +418,10 @@ def _export(
     if "reveal_url_prefix" in exporter.trait_names():
         exporter.reveal_url_prefix = offline.relative_url(assets.reveal, output_path.parent)
     resources = {"course_mathjax_head": offline.mathjax_head(assets, output_path.parent)}
-    body, _ = exporter.from_notebook_node(static_widgets(notebook), resources=resources)
+    shown = static_widgets(notebook)
+    if exporter_name == "SlidesExporter":
+        shown = slides_view(shown)
+    body, _ = exporter.from_notebook_node(shown, resources=resources)
     output_path.write_text(body, encoding="utf-8")
     return output_path
 
@@ -316,7 +432,9 @@ def export_slides(
     """Write ``notebook`` as an offline reveal.js slide deck (HTML) and return its path.
 
     reveal.js and MathJax are copied into ``static_dir`` (default: ``_static`` beside the deck)
-    and referred to by relative URLs; widgets show their first state (``static_widgets``).
+    and referred to by relative URLs; widgets show their first state (``static_widgets``). Cells
+    tagged ``hide-input``/``remove-input`` show their outputs only, ``remove-cell`` cells and
+    hidden cells without outputs are left out (``slides_view``).
     """
     return _export(
         "SlidesExporter",
@@ -325,6 +443,7 @@ def export_slides(
         output_path,
         static_dir,
         reveal_theme=offline.REVEAL_THEME,
+        config=_tag_remove_config(),
     )
 
 

@@ -8,6 +8,7 @@ table of contents in course order, the local MathJax 3) and builds it with Sphin
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -44,6 +45,17 @@ Use the search box (top left) to find a term in every lecture and assignment.
 """
 
 
+CSS_FILE = "course.css"
+# The theme's header stays at the top of the window while the page scrolls: a link to a heading
+# or anchor must stop below it, not under it. Wide tables scroll inside the page instead of
+# being cut off at the right of the article.
+SITE_CSS = """\
+:target, [id] { scroll-margin-top: 5rem; }
+.bd-article table { display: block; max-width: 100%; overflow-x: auto; }
+.bd-article table td, .bd-article table th { white-space: normal; }
+"""
+
+
 def _config() -> str:
     """Return the book's ``_config.yml`` (JSON is valid YAML): no execution, no remote assets."""
     # Sphinx marks math with the "math" class; notebook outputs (widgets' static state) may hold
@@ -63,6 +75,7 @@ def _config() -> str:
         "sphinx": {
             "config": {
                 "html_static_path": ["_static"],
+                "html_css_files": [CSS_FILE],
                 "mathjax_path": f"{offline.MATHJAX_DIR}/{offline.MATHJAX_SCRIPT}",
                 "mathjax3_config": mathjax_settings,
                 "nb_ipywidgets_js": {},
@@ -79,14 +92,25 @@ def _config() -> str:
     return json.dumps(config, indent=2) + "\n"
 
 
-def _toc(lectures: list[str], assignments: list[str], guides: list[str] | None = None) -> str:
+def _toc(
+    lectures: list[str],
+    assignments: list[str],
+    guides: list[str] | None = None,
+    titles: dict[str, str] | None = None,
+) -> str:
     """Return the book's ``_toc.yml``: the introduction, then lectures, assignments and guides.
 
-    A guide from outside ``docs/`` (``benchmarks/README``) is titled by its path, not by its
-    own first heading, so that two pages called "Benchmarks" can be told apart.
+    A lecture is listed under ``titles[name]`` (its clean title) when given. A guide from
+    outside ``docs/`` (``benchmarks/README``) is titled by its path, not by its own first
+    heading, so that two pages called "Benchmarks" can be told apart.
     """
+    titles = titles or {}
+    lecture_chapters = [
+        {"file": name, "title": titles[name]} if name in titles else {"file": name}
+        for name in lectures
+    ]
     parts = [
-        {"caption": "Lectures", "chapters": [{"file": name} for name in lectures]},
+        {"caption": "Lectures", "chapters": lecture_chapters},
         {"caption": "Assignments", "chapters": [{"file": name} for name in assignments]},
     ]
     if guides:
@@ -119,7 +143,57 @@ def guide_pages(root: Path) -> list[Path]:
 
 def _write_notebook(notebook: nbformat.NotebookNode, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(static_widgets(notebook), target)
+    nbformat.write(anchors_at_headings(static_widgets(notebook)), target)
+
+
+DECK_PAGE = re.compile(r"\s*\(deck pp?\. [^)]*\)")
+TITLE_LINE = re.compile(r"^# +(.+?)[ \t]*$", re.MULTILINE)
+ANCHOR = re.compile(r'^[ \t]*<a id="[^"]+"></a>[ \t]*\n?', re.MULTILINE)
+HEADING_LINE = re.compile(r"^#{1,6} ", re.MULTILINE)
+
+
+def lecture_title(notebook: nbformat.NotebookNode) -> str:
+    """A lecture's name as the site shows it: its ``#`` title without the ``(deck p. 1)`` mark.
+
+    Raises ``ValueError`` when the first cell has no ``# `` title.
+    """
+    first = notebook.cells[0] if notebook.cells else None
+    match = TITLE_LINE.search(first.source) if first and first.cell_type == "markdown" else None
+    if match is None:
+        raise ValueError("a lecture's first cell must open with its '# ' title")
+    return DECK_PAGE.sub("", match.group(1)).strip()
+
+
+def clean_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy whose first ``#`` title is ``lecture_title`` (the page and the contents agree)."""
+    notebook = copy.deepcopy(notebook)
+    title = lecture_title(notebook)
+    first = notebook.cells[0]
+    first.source = TITLE_LINE.sub(lambda _: f"# {title}", first.source, count=1)
+    return notebook
+
+
+def anchors_at_headings(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy whose section anchors (``<a id="x"></a>`` lines) sit just above their heading.
+
+    A lecture keeps a section's anchor at the end of the cell that opens the section (the cell
+    must start with its heading); a link to it would land below the heading's text. On the site
+    each anchor line moves to the line before the cell's first heading, so the link lands on it.
+    """
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        heading = HEADING_LINE.search(cell.source)
+        anchors = ANCHOR.findall(cell.source)
+        if heading is None or not anchors:
+            continue
+        rest = ANCHOR.sub("", cell.source)
+        heading = HEADING_LINE.search(rest)
+        block = "".join(a if a.endswith("\n") else a + "\n" for a in anchors)
+        # A blank line keeps the anchors an HTML block of their own, apart from the heading.
+        cell.source = (rest[: heading.start()] + block + "\n" + rest[heading.start() :]).rstrip()
+    return notebook
 
 
 def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -> Path:
@@ -127,10 +201,12 @@ def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -
     source = build_dir / SOURCE_DIR
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
-    lectures = []
+    lectures, titles = [], {}
     for path in sorted(executed_lectures):
-        _write_notebook(read_notebook(path), source / "lectures" / path.name)
+        notebook = clean_title(read_notebook(path))
+        _write_notebook(notebook, source / "lectures" / path.name)
         lectures.append(f"lectures/{path.stem}")
+        titles[f"lectures/{path.stem}"] = lecture_title(notebook)
     assignments = []
     for path in sorted((root / ASSIGNMENTS_DIR).glob("*/*.ipynb")):
         name = f"assignments/{path.parent.name}/{path.stem}"
@@ -146,7 +222,8 @@ def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -
     shutil.rmtree(source / "_static" / offline.REVEAL_DIR)  # the site needs MathJax only
     (source / "intro.md").write_text(INTRO.format(title=TITLE), encoding="utf-8")
     (source / "_config.yml").write_text(_config(), encoding="utf-8")
-    (source / "_toc.yml").write_text(_toc(lectures, assignments, guides), encoding="utf-8")
+    (source / "_static" / CSS_FILE).write_text(SITE_CSS, encoding="utf-8")
+    (source / "_toc.yml").write_text(_toc(lectures, assignments, guides, titles), encoding="utf-8")
     return source
 
 

@@ -46,6 +46,7 @@ from .diagrams import (
 )
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
 from .network_graphs import draw_network, draw_pipeline, readable
+from .slides import fit_for_slides, slide_figures
 from .training import plot_curves, plot_per_layer
 from .volumes import draw_conv_volume
 
@@ -81,6 +82,7 @@ __all__ = [
     "draw_transposed_conv",
     "normalization_mask",
     "draw_transposed_conv2d",
+    "fit_for_slides",
     "plot_continuous_convolution",
     "plot_curves",
     "plot_filter_bank",
@@ -90,4 +92,5 @@ __all__ = [
     "show_grid",
     "show_image",
     "show_kernels",
+    "slide_figures",
 ]
