@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.integrity import scan_cells, scan_source
+from course_utils.grading.integrity import UnreadableCell, read_cells, scan_cells, scan_source
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,6 +61,35 @@ def test_magics_and_syntax_errors_do_not_break_the_reader():
     assert scan_source("def broken(:\n") == []
 
 
-def test_the_set_up_cell_is_not_read():
-    assert scan_cells(["import subprocess", "x = 1"]) == []
-    assert scan_cells(["x = 1", "import subprocess"], label="nb")[0].startswith("nb: answer cell 1")
+def test_every_cell_is_read_the_first_too():
+    """The caller passes only the student's cells (verify.student_cells): each one is read."""
+    found = scan_cells(["import subprocess", "x = 1"], label="nb", names=["code cell 1", "f"])
+    assert found == ["nb: code cell 1, line 1: imports subprocess (starts other programs)"]
+    assert scan_cells(["x = 1", "import subprocess"])[0].startswith("cell 1, line 1")
+
+
+def test_a_cell_too_deep_to_read_is_reported_not_skipped():
+    deep = "_x = " + "+".join(["1"] * 5000)
+    with pytest.raises(UnreadableCell, match="RecursionError"):
+        scan_source(deep)
+    flags, unreadable = read_cells(["x = 1", deep], label="nb", names=["a", "b"])
+    assert flags == [] and len(unreadable) == 1 and unreadable[0].startswith("nb: b: the integrity")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\nf = getattr(torch, '_convolution_mode')",
+        "import torch as t\nf = getattr(t.nn, '_reduction')",
+        "import numpy\ng = getattr(numpy, '_core')",
+        "import sys\nf = getattr(sys, '_getframe')",
+        "from torch.utils._python_dispatch import _disable_current_modes",
+        "import torch\nm = torch.utils._python_dispatch",
+    ],
+)
+def test_private_parts_are_flagged_by_getattr_and_by_import(source):
+    assert scan_source(source), source
+
+
+def test_public_getattr_is_not_flagged():
+    assert scan_source("import numpy as np\nf = getattr(np, 'maximum')\nn = getattr(x, 'shape')") == []

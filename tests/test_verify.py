@@ -72,12 +72,11 @@ def _verify(answer: str, sandbox: bool, seconds: float = 30):
     )
 
 
-def test_the_answer_cells_exclude_tests_and_instructor_cells():
+def test_the_student_cells_exclude_tests_and_instructor_cells():
     source, graded = _notebooks("def double(x):\n    return x + x")
-    cells = verify.answer_cells(graded, verify.test_cells(source))
-    assert cells == [
-        "import numpy as np\nimport course_utils as cu",
-        "def double(x):\n    return x + x",
+    assert verify.setup_cells(source) == ["import numpy as np\nimport course_utils as cu"]
+    assert verify.student_cells(graded, source) == [
+        ("answer cell double", "def double(x):\n    return x + x")
     ]
 
 

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import inspect
 import math
+import re
 import sys
 import traceback
 import warnings
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from course_utils import (
     arithmetic,  # noqa: F401  (loaded so that the guard can block its formulas)
@@ -625,6 +627,42 @@ class _BlockTorchShortcuts(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+# torch's native convolution, pooling and sliding-window kernels (aten::convolution,
+# aten::max_pool2d_with_indices, aten::im2col, cudnn_/mkldnn_/slow_ variants, their backward
+# passes): however a student's code reaches one (torch.ops.aten, a private name such as
+# torch._convolution_mode, a reference captured earlier), it passes torch's dispatcher, where
+# _BlockNativeKernels sees it. "convert" is not a convolution (aten::_convert_indices_...).
+_NATIVE_KERNELS = re.compile(r"conv(?!ert)|pool|im2col|col2im")
+
+
+def native_kernel_kind(name: str) -> str | None:
+    """Return "conv", "pool" or "window" for a native kernel's name (``aten::max_pool2d``), else None."""
+    base = name.rsplit("::", 1)[-1]
+    if not _NATIVE_KERNELS.search(base):
+        return None
+    if "pool" in base:
+        return "pool"
+    return "conv" if "conv" in base else "window"
+
+
+class _BlockNativeKernels(TorchDispatchMode):
+    """Raise LibraryShortcutError when a native convolution/pooling/im2col kernel is dispatched."""
+
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        schema = getattr(func, "_schema", None)
+        name = schema.name if schema is not None else str(func)
+        kind = native_kernel_kind(name)
+        if kind is not None:
+            raise LibraryShortcutError(
+                _shortcut_message(f"torch's native kernel {name}", kind, self.guard.exercise)
+            )
+        return func(*args, **(kwargs or {}))
+
+
 class _Guard:
     """Process-wide state of :func:`no_library_shortcuts`; patches once for nested guards.
 
@@ -639,6 +677,7 @@ class _Guard:
         self.patched: set[tuple[int, str]] = set()  # (id(owner), name) of every entry in patches
         self.blocked: dict[int, tuple[Any, str, str]] = {}  # id(original) -> (original, what, why)
         self.torch_mode: TorchFunctionMode | None = None
+        self.kernel_mode: TorchDispatchMode | None = None
         self.original_import: Callable | None = None
         self.importing = False
         self.shortcuts: tuple[tuple[str, str, str, str], ...] = ()
@@ -724,6 +763,8 @@ class _Guard:
             builtins.__import__ = self.guarded_import
             self.torch_mode = _BlockTorchShortcuts(self)
             self.torch_mode.__enter__()
+            self.kernel_mode = _BlockNativeKernels(self)
+            self.kernel_mode.__enter__()
         for namespace in namespaces:
             self.add_namespace(namespace)
 
@@ -731,9 +772,12 @@ class _Guard:
         """Leave guard level ``depth``; the outermost level restores everything."""
         if depth == 1:
             try:
+                if self.kernel_mode is not None:
+                    self.kernel_mode.__exit__(None, None, None)
                 if self.torch_mode is not None:
                     self.torch_mode.__exit__(None, None, None)
             finally:
+                self.kernel_mode = None
                 self.torch_mode = None
                 if self.original_import is not None:
                     builtins.__import__ = self.original_import
@@ -754,7 +798,8 @@ def no_library_shortcuts(
     """Inside the block, library convolutions/pooling and the course's answer keys raise LibraryShortcutError.
 
     Blocked: torch convolution, transposed convolution, pooling and (un)fold by any name or
-    captured reference (a ``TorchFunctionMode``); ``numpy.convolve``/``numpy.correlate`` (also
+    captured reference (a ``TorchFunctionMode``), and their native kernels however they are
+    reached, ``torch.ops.aten`` included (a ``TorchDispatchMode``); ``numpy.convolve``/``numpy.correlate`` (also
     references captured earlier); scipy's signal/ndimage convolutions when scipy is loaded;
     every function of :mod:`course_utils.reference`; the size formulas of
     :mod:`course_utils.arithmetic`. References to these in ``namespaces`` (e.g. a notebook's

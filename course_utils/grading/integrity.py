@@ -1,9 +1,13 @@
 """Read a student's answer cells for code that no honest answer to these exercises needs.
 
-Nothing here changes a grade: each finding becomes a line in the grades' ``review`` column
-("flagged for review"), and a person decides. The exercises need numpy, loops and arithmetic;
-they never need the grader's internals, stack frames, the interpreter's module table, process
-control, private torch or numpy entry points, dynamic code, or writing files.
+Every cell the student wrote or added is read, wherever it stands in the notebook (a cell
+above the set-up cell too). A finding changes no grade: it becomes a line in the grades'
+``review`` column ("flagged for review"), and a person decides. A cell this reader cannot read
+(nested too deeply for Python's parser, say) is :class:`UnreadableCell`: the re-run
+(:mod:`course_utils.grading.verify`) then scores its notebook's tests 0 until a person looks.
+The exercises need numpy, loops and arithmetic; they never need the grader's internals, stack
+frames, the interpreter's module table, process control, private torch or numpy entry points
+(by name or by ``getattr``), dynamic code, or writing files.
 """
 
 from __future__ import annotations
@@ -104,6 +108,11 @@ SUSPICIOUS_CALLS = {
     "breakpoint": "enters the debugger",
 }
 NAME_ATTRIBUTES = {"getattr", "setattr", "delattr"}
+PRIVATE_OWNERS = ("numpy", "torch")  # their private parts are never an answer's business
+
+
+class UnreadableCell(ValueError):
+    """A cell the integrity check could not read (e.g. nested too deeply for Python's parser)."""
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -121,11 +130,13 @@ def _findings(tree: ast.AST, aliases: dict[str, str]) -> Iterable[tuple[int, str
                 else [node.module or ""]
             )
             for module in modules:
-                top = module.split(".")[0]
+                top, *rest = module.split(".")
                 if top in SUSPICIOUS_MODULES:
                     yield node.lineno, f"imports {module} ({SUSPICIOUS_MODULES[top]})"
-                elif top == "course_utils" or module.startswith(
-                    ("numpy._", "numpy.core", "torch._")
+                elif (
+                    top == "course_utils"
+                    or module.startswith("numpy.core")
+                    or (top in PRIVATE_OWNERS and any(part.startswith("_") for part in rest))
                 ):
                     yield node.lineno, f"imports {module} (the grader's or a library's internals)"
             if isinstance(node, ast.ImportFrom):
@@ -136,18 +147,7 @@ def _findings(tree: ast.AST, aliases: dict[str, str]) -> Iterable[tuple[int, str
                             f"imports {alias.name} ({SUSPICIOUS_ATTRIBUTES[alias.name]})",
                         )
         elif isinstance(node, ast.Attribute):
-            owner = _root_name(node.value)
-            owner = aliases.get(owner, owner) if owner else None
-            parent = node.value.attr if isinstance(node.value, ast.Attribute) else owner
-            why = QUALIFIED.get((parent or "", node.attr)) or QUALIFIED.get(
-                (owner or "", node.attr)
-            )
-            if why is None:
-                why = SUSPICIOUS_ATTRIBUTES.get(node.attr)
-            if why is None and owner == "course_utils" and node.attr in COURSE_INTERNALS:
-                why = "reaches the grader's own code"
-            if why is None and owner in ("numpy", "torch") and node.attr.startswith("_"):
-                why = f"uses a private part of {owner}"
+            why = _attribute_finding(node.value, node.attr, aliases)
             if why:
                 yield node.lineno, f"uses .{node.attr} ({why})"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -155,14 +155,34 @@ def _findings(tree: ast.AST, aliases: dict[str, str]) -> Iterable[tuple[int, str
             if name in SUSPICIOUS_CALLS:
                 yield node.lineno, f"calls {name}() ({SUSPICIOUS_CALLS[name]})"
             elif name in NAME_ATTRIBUTES and len(node.args) >= 2:
-                if not isinstance(node.args[1], ast.Constant):
+                attribute = node.args[1]
+                if not (isinstance(attribute, ast.Constant) and isinstance(attribute.value, str)):
                     yield node.lineno, f"calls {name}() with a computed name"
                 elif name != "getattr":
                     yield node.lineno, f"calls {name}() (changes an attribute by name)"
+                else:  # getattr(torch, "_convolution_mode") is torch._convolution_mode
+                    why = _attribute_finding(node.args[0], attribute.value, aliases)
+                    if why:
+                        yield node.lineno, f"uses .{attribute.value} by getattr ({why})"
         elif isinstance(node, (ast.Global, ast.Nonlocal)) and any(
             n in ("cu", "np", "torch") for n in node.names
         ):
             yield node.lineno, "rebinds a module the tests use"
+
+
+def _attribute_finding(value: ast.AST, attribute: str, aliases: dict[str, str]) -> str | None:
+    """Why reading ``attribute`` of the expression ``value`` is suspicious, or None."""
+    owner = _root_name(value)
+    owner = aliases.get(owner, owner) if owner else None
+    parent = value.attr if isinstance(value, ast.Attribute) else owner
+    why = QUALIFIED.get((parent or "", attribute)) or QUALIFIED.get((owner or "", attribute))
+    if why is None:
+        why = SUSPICIOUS_ATTRIBUTES.get(attribute)
+    if why is None and owner == "course_utils" and attribute in COURSE_INTERNALS:
+        why = "reaches the grader's own code"
+    if why is None and owner in PRIVATE_OWNERS and attribute.startswith("_"):
+        why = f"uses a private part of {owner}"
+    return why
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -176,15 +196,24 @@ def _aliases(tree: ast.AST) -> dict[str, str]:
 
 
 def scan_source(source: str) -> list[str]:
-    """Return one line per suspicious construct in ``source`` (``"line N: ..."``); empty if none."""
+    """Return one line per suspicious construct in ``source`` (``"line N: ..."``); empty if none.
+
+    Raises :class:`UnreadableCell` for a cell that cannot be read (nested too deeply, too large).
+    """
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))
+        findings = list(_findings(tree, _aliases(tree)))
     except SyntaxError:
         return []  # it cannot run either; the tests say so
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise UnreadableCell(
+            f"the integrity check could not read it ({type(exc).__name__}: "
+            f"{str(exc)[:120] or 'no message'})"
+        ) from None
     seen = []
-    for line, what in _findings(tree, _aliases(tree)):
+    for line, what in findings:
         if "get_ipython" in what and "get_ipython" not in source:
             continue  # a %magic, which IPython turns into get_ipython() calls: honest
         entry = f"line {line}: {what}"
@@ -193,12 +222,28 @@ def scan_source(source: str) -> list[str]:
     return seen
 
 
-def scan_cells(sources: Iterable[str], label: str = "") -> list[str]:
-    """Return the findings of every cell, each prefixed with the notebook and cell number."""
-    flags = []
+def read_cells(
+    sources: Iterable[str], label: str = "", names: Iterable[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Read every cell: (findings, the cells that could not be read), each line naming its cell.
+
+    ``names`` says what each cell is ("conv1d", "a cell you added"); default "cell N".
+    """
     prefix = f"{label}: " if label else ""
-    for index, source in enumerate(sources):
-        if index == 0:
-            continue  # the set-up cell is the course's own (restored by nbgrader)
-        flags += [f"{prefix}answer cell {index}, {found}" for found in scan_source(source)]
-    return flags
+    sources = list(sources)
+    names = list(names) if names is not None else [f"cell {i}" for i in range(len(sources))]
+    flags, unreadable = [], []
+    for name, source in zip(names, sources, strict=True):
+        try:
+            flags += [f"{prefix}{name}, {found}" for found in scan_source(source)]
+        except UnreadableCell as exc:
+            unreadable.append(f"{prefix}{name}: {exc}")
+    return flags, unreadable
+
+
+def scan_cells(
+    sources: Iterable[str], label: str = "", names: Iterable[str] | None = None
+) -> list[str]:
+    """Return the findings of every cell (an unreadable cell is one finding too), each naming its cell."""
+    flags, unreadable = read_cells(sources, label, names)
+    return flags + unreadable

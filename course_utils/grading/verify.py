@@ -41,6 +41,7 @@ from course_utils.grading.sandbox.bubblewrap import (
     sandbox_command,
     sandbox_env,
 )
+from course_utils.grading.sandbox.kernel import GRADER_ENVIRONMENT
 
 TRUSTED_NAMES = {"cu": "course_utils", "np": "numpy", "math": "math"}
 _ERRORS = {
@@ -74,11 +75,16 @@ class StudentProcessError(RuntimeError):
     """The student's worker raised something that is not an ordinary exception (SystemExit, ...)."""
 
 
+class GraderEnvironmentError(RuntimeError):
+    """Code that is not the student's failed (the source's set-up cell): the grader is broken."""
+
+
 def _rebuild(error: dict[str, Any]) -> Exception:
     """Return an exception of the first known class in the student's exception's MRO."""
-    message = str(error.get("message", ""))
-    for name in error.get("mro", []):
-        if name in _ERRORS:
+    message = str(error.get("message", ""))[:4000]
+    mro = error.get("mro", [])
+    for name in mro if isinstance(mro, list) else []:
+        if isinstance(name, str) and name in _ERRORS:
             return _ERRORS[name](message)
     return StudentProcessError(f"{error.get('type', 'an exception')}: {message}")
 
@@ -87,9 +93,17 @@ class WorkerClient:
     """One sandboxed worker holding a student's answer cells; restarted after a timeout or a crash."""
 
     def __init__(
-        self, cells: list[str], *, sandbox: bool, limits: Limits, startup_seconds: float
+        self,
+        cells: list[str],
+        *,
+        sandbox: bool,
+        limits: Limits,
+        startup_seconds: float,
+        setup: list[str] | None = None,
     ) -> None:
         self.cells = cells
+        self.setup = list(setup or [])
+        self.setup_error = ""  # the source's set-up cells failed in the worker: the grader's fault
         self.sandbox = sandbox
         self.limits = limits
         self.startup_seconds = startup_seconds
@@ -111,7 +125,7 @@ class WorkerClient:
         else:
             self.folder = Path(tempfile.mkdtemp(prefix="course-worker-"))
         program = self.folder / "program.json"
-        program.write_text(json.dumps({"cells": self.cells}), encoding="utf-8")
+        program.write_text(json.dumps({"setup": self.setup, "cells": self.cells}), encoding="utf-8")
         give_to_sandbox(self.folder)
         command = [sys.executable, "-m", "course_utils.grading.worker", str(program)]
         env = None
@@ -145,7 +159,21 @@ class WorkerClient:
         log.close()
         self.starts += 1
         ready = self._receive(time.monotonic() + self.startup_seconds, "running the answer cells")
-        self.problems = ready.get("problems", []) if isinstance(ready, dict) else []
+        if not isinstance(ready, dict) or ready.get("ready") is not True:
+            self.stop()
+            self.dead_reason = "the process running your code did not start as expected"
+            raise TimeoutError(self.dead_reason)
+        problems = ready.get("problems", [])
+        self.problems = problems if isinstance(problems, list) else []
+        failed = ready.get("setup_error")
+        if failed:  # nothing of the student's ran before the set-up cells
+            failed = failed if isinstance(failed, dict) else {}
+            self.setup_error = (
+                f"the set-up cell failed in the re-run ({failed.get('type', 'an error')}: "
+                f"{str(failed.get('message', ''))[:300]})"
+            )
+            self.stop()
+            raise GraderEnvironmentError(self.setup_error)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -194,7 +222,8 @@ class WorkerClient:
         if not isinstance(answer, dict) or "ok" not in answer:
             raise wire.WireError("malformed answer")
         if not answer["ok"]:
-            raise _rebuild(answer.get("error") or {})
+            error = answer.get("error")
+            raise _rebuild(error if isinstance(error, dict) else {})
         return wire.decode(answer.get("value"))
 
 
@@ -273,26 +302,55 @@ def test_cells(source_notebook: dict[str, Any]) -> dict[str, str]:
 LOST_CELL_ERRORS = ("KernelDiedError", "CellTimeoutError")
 
 
-def answer_cells(graded_notebook: dict[str, Any], tests: dict[str, str]) -> list[str]:
-    """Return the code the worker runs: the first code cell (the set-up), answer cells, cells the student added.
+def setup_cells(source_notebook: dict[str, Any]) -> list[str]:
+    """Return the source notebook's set-up: its locked code cells before the first answer or test.
 
-    Test cells and the instructor's locked cells (demos, timings) are left out: a student
-    function may rely only on the set-up cell and on answer cells. So are the cells the notebook
-    run lost to a dead or unresponsive kernel: they are graded as lost, not run again.
+    The worker runs these first, from the source, wherever (or whether) the submission has them.
     """
-    cells = []
-    first = True
-    for cell in graded_notebook.get("cells", []):
+    found = []
+    for cell in source_notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         meta = _nbgrader(cell)
-        lost = any(o.get("ename") in LOST_CELL_ERRORS for o in cell.get("outputs", []))
-        if meta.get("grade_id") in tests or lost:
-            first = False
+        if meta.get("solution") or meta.get("grade"):
+            break
+        if meta.get("locked"):
+            found.append(_source(cell))
+    return found
+
+
+def student_cells(
+    graded_notebook: dict[str, Any], source_notebook: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Return (name, source) of every cell of the submission that is the student's, in its order.
+
+    The source notebook says which cells are the course's: its test cells and its other locked
+    cells (the set-up, demos, timings) are left out, wherever they stand in the submission; its
+    answer cells (by ``grade_id``) and every cell the student added are kept, a cell above the
+    set-up cell too. So are not the cells the notebook run lost to a dead or unresponsive
+    kernel: they are graded as lost, not run again.
+    """
+    course = {
+        _nbgrader(c).get("grade_id")
+        for c in source_notebook.get("cells", [])
+        if _nbgrader(c).get("grade_id")
+        and (_nbgrader(c).get("locked") or _nbgrader(c).get("grade"))
+        and not _nbgrader(c).get("solution")
+    }
+    cells = []
+    code_cells = [c for c in graded_notebook.get("cells", []) if c.get("cell_type") == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id in course:
             continue
-        if first or meta.get("solution") or not meta.get("locked"):
-            cells.append(_source(cell))
-        first = False
+        outputs = cell.get("outputs", [])
+        if any(isinstance(o, dict) and o.get("ename") in LOST_CELL_ERRORS for o in outputs):
+            continue
+        if grade_id and _nbgrader(cell).get("solution"):
+            name = f"answer cell {grade_id}"
+        else:
+            name = f"code cell {number} (added)"
+        cells.append((name, _source(cell)))
     return cells
 
 
@@ -345,10 +403,11 @@ class CellVerdict:
     seconds: float = 0.0
     # the mistakes the checkers named here (course_utils.checks.diagnoses), and which of the test
     # cell's cases failed ("visible", "hidden"); a cell that failed in the notebook is re-run
-    # here only to name its mistake (explained: True), and its grade stays nbgrader's
+    # here only to name its mistake (explained: how that re-run ended: "failed", "passed",
+    # "stopped"), and its grade stays nbgrader's
     diagnoses: list[str] = field(default_factory=list)
     failed_cases: str = ""
-    explained: bool = False
+    explained: str = ""
 
 
 @dataclass
@@ -364,6 +423,7 @@ class VerifyReport:
     worker_problems: list[dict[str, Any]] = field(default_factory=list)
     worker_starts: int = 0
     seconds: float = 0.0
+    grader_error: str = ""  # the grader's own cells failed: no grade is given (status "failed")
 
     @property
     def points_removed(self) -> float:
@@ -423,17 +483,18 @@ def _explain(
 ) -> None:
     """Re-run a test cell that failed in the notebook to name the mistake; the grade does not change."""
     start = time.monotonic()
+    verdict.explained = "stopped"
     try:
         client.begin_cell(seconds)
-        _, verdict.message, verdict.diagnoses, verdict.failed_cases = _run_test_cell(
+        passed, verdict.message, verdict.diagnoses, verdict.failed_cases = _run_test_cell(
             source, client, seed, trusted
         )
+        verdict.explained = "passed" if passed else "failed"
     except TimeoutError as exc:
         verdict.message = str(exc)
     except wire.WireError as exc:
         client.stop()
         verdict.message = f"your code's answer could not be read ({exc})"
-    verdict.explained = True
     verdict.seconds = round(time.monotonic() - start, 2)
 
 
@@ -447,63 +508,129 @@ def verify_notebooks(
     limits: Limits,
     cell_seconds: float,
 ) -> VerifyReport:
-    """Verify each (name, source notebook, graded notebook, points, scores in the notebook) of a submission."""
-    from course_utils.grading.integrity import scan_cells
+    """Verify each (name, source notebook, graded notebook, points, scores in the notebook) of a submission.
 
+    Fails closed: a test cell that passed in the notebook and could not be re-run, for whatever
+    reason (a cell the integrity check cannot read, a crash of the re-run itself, a worker
+    that sends what cannot be read), is ``verified=False`` with a plain message, so it scores 0
+    until a person looks. A failure of the source's set-up cell in the worker, before anything of
+    the student's ran, is the grader's: ``grader_error`` says so and no cell is judged.
+    """
     started = time.monotonic()
     report = VerifyReport(student, assignment, seed, sandbox)
     for name, source_nb, graded_nb, points, scores in pairs:
         tests = test_cells(source_nb)
-        answers = answer_cells(graded_nb, tests)
-        setup_cell = next((c for c in source_nb["cells"] if c.get("cell_type") == "code"), {})
-        trusted = trusted_imports(_source(setup_cell))
-        report.flags += scan_cells(answers, label=name)
         todo = [gid for gid in tests if scores.get(gid, 0) > 0]
-        failed = explainable(graded_nb, tests, todo)
-        for gid in tests:
-            if gid not in todo and gid not in failed:
-                report.cells.append(CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0)))
-        if not todo and not failed:
-            continue
-        client = WorkerClient(
-            answers, sandbox=sandbox, limits=limits, startup_seconds=limits.notebook_seconds
-        )
+        verdicts = {
+            gid: CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0)) for gid in tests
+        }
+        report.cells += verdicts.values()
         try:
+            _verify_notebook(
+                name,
+                source_nb,
+                graded_nb,
+                tests,
+                todo,
+                verdicts,
+                report,
+                seed=seed,
+                sandbox=sandbox,
+                limits=limits,
+                cell_seconds=cell_seconds,
+                started=started,
+            )
+        except GraderEnvironmentError as exc:
+            report.grader_error = f"{GRADER_ENVIRONMENT}: {exc}"
+            break
+        except Exception as exc:  # noqa: BLE001 (whatever stops the re-run, nothing stays unverified)
+            problem = f"the re-run failed ({type(exc).__name__}: {str(exc)[:200] or 'no message'})"
             for gid in todo:
-                cell_start = time.monotonic()
-                verdict = CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0))
-                if cell_start - started > limits.notebook_seconds:
-                    verdict.verified = False
-                    verdict.message = (
-                        f"not re-run: verification used its {limits.notebook_seconds} s budget"
-                    )
-                else:
-                    try:
-                        client.begin_cell(cell_seconds)
-                        found = _run_test_cell(tests[gid], client, seed, trusted)
-                        verdict.verified, verdict.message = found[:2]
-                        verdict.diagnoses, verdict.failed_cases = found[2:]
-                    except TimeoutError as exc:
-                        verdict.verified, verdict.message = False, str(exc)
-                verdict.seconds = round(time.monotonic() - cell_start, 2)
-                report.cells.append(verdict)
-            for gid in failed:  # after every verdict: naming a mistake never takes a verdict's time
-                verdict = CellVerdict(name, gid, points.get(gid, 0), scores.get(gid, 0))
-                if time.monotonic() - started <= limits.notebook_seconds:
-                    _explain(verdict, tests[gid], client, seed, trusted, min(cell_seconds, 60))
-                report.cells.append(verdict)
-        finally:
-            report.worker_problems += client.problems
-            report.worker_starts += client.starts
-            client.stop()
+                if verdicts[gid].verified is None:
+                    verdicts[gid].verified, verdicts[gid].message = False, problem
     for cell in report.cells:
-        if cell.verified is False:
+        if cell.verified is False and not report.grader_error:
             report.flags.append(
                 f"{cell.grade_id} passed in the notebook but failed when re-run outside it "
                 f"({cell.message.splitlines()[0][:200] if cell.message else 'no message'})"
             )
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _verify_notebook(
+    name: str,
+    source_nb: dict[str, Any],
+    graded_nb: dict[str, Any],
+    tests: dict[str, str],
+    todo: list[str],
+    verdicts: dict[str, CellVerdict],
+    report: VerifyReport,
+    *,
+    seed: int,
+    sandbox: bool,
+    limits: Limits,
+    cell_seconds: float,
+    started: float,
+) -> None:
+    """Read the student's cells of one notebook and re-run its passed tests (see verify_notebooks)."""
+    from course_utils.grading.integrity import read_cells
+
+    setup = setup_cells(source_nb)
+    theirs = student_cells(graded_nb, source_nb)
+    flags, unreadable = read_cells(
+        [source for _, source in theirs], label=name, names=[n for n, _ in theirs]
+    )
+    report.flags += flags + unreadable
+    if unreadable:  # what cannot be read cannot be trusted: its notebook's tests score 0
+        for gid in todo:
+            verdicts[gid].verified = False
+            verdicts[
+                gid
+            ].message = (
+                f"not re-run: {unreadable[0]}; this notebook's tests score 0 until a person looks"
+            )
+        return
+    failed = explainable(graded_nb, tests, todo)
+    if not todo and not failed:
+        return
+    trusted = trusted_imports("\n".join(setup))
+    client = WorkerClient(
+        [source for _, source in theirs],
+        sandbox=sandbox,
+        limits=limits,
+        startup_seconds=limits.notebook_seconds,
+        setup=setup,
+    )
+    try:
+        for gid in todo:
+            cell_start = time.monotonic()
+            verdict = verdicts[gid]
+            if cell_start - started > limits.notebook_seconds:
+                verdict.verified = False
+                verdict.message = (
+                    f"not re-run: verification used its {limits.notebook_seconds} s budget"
+                )
+            else:
+                try:
+                    client.begin_cell(cell_seconds)
+                    found = _run_test_cell(tests[gid], client, seed, trusted)
+                    verdict.verified, verdict.message = found[:2]
+                    verdict.diagnoses, verdict.failed_cases = found[2:]
+                except TimeoutError as exc:
+                    verdict.verified, verdict.message = False, str(exc)
+                except wire.WireError as exc:
+                    client.stop()
+                    verdict.verified = False
+                    verdict.message = f"your code's answer could not be read ({exc})"
+            verdict.seconds = round(time.monotonic() - cell_start, 2)
+        for gid in failed:  # after every verdict: naming a mistake never takes a verdict's time
+            if time.monotonic() - started <= limits.notebook_seconds:
+                _explain(verdicts[gid], tests[gid], client, seed, trusted, min(cell_seconds, 60))
+    finally:
+        report.worker_problems += client.problems
+        report.worker_starts += client.starts
+        client.stop()
 
 
 def verify_submission(
@@ -553,7 +680,7 @@ def verify_submission(
         cell_seconds=cell_seconds,
     )
     failed = [c for c in report.cells if c.verified is False]
-    if failed:
+    if failed and not report.grader_error:
         with Gradebook(db_url) as gradebook:
             for cell in failed:
                 grade = gradebook.find_grade(cell.grade_id, cell.notebook, assignment, student)
@@ -563,7 +690,48 @@ def verify_submission(
     return report
 
 
-def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdict]) -> None:
+def zero_unverified(
+    root: Path, assignment: str, student: str, reason: str, db_url: str | None = None
+) -> float:
+    """Score 0 every autograded test of a submission that earned points in the notebook, since
+    its re-run could not be done (``reason`` says why); note it in the graded notebook. Returns
+    the points taken away."""
+    from nbgrader.api import Gradebook
+
+    from course_utils.grading.records import gradebook_url
+
+    removed, failed = 0.0, []
+    with Gradebook(db_url or gradebook_url(root)) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.needs_manual_grade or not grade.auto_score:
+                    continue
+                if grade.cell_type != "code" or grade.name in {
+                    c.name for c in notebook.notebook.solution_cells
+                }:
+                    continue
+                removed += grade.auto_score
+                failed.append(
+                    CellVerdict(notebook.name, grade.name, grade.max_score, grade.auto_score, False)
+                )
+                failed[-1].message = reason
+                grade.auto_score = 0.0
+        gradebook.db.commit()
+    if failed:
+        _annotate(root, assignment, student, failed, NOT_RERUN)
+    return removed
+
+
+RERUN_FAILED = (
+    "this test failed when the grader re-ran it outside your notebook, with new random cases:"
+)
+NOT_RERUN = "the grader could not re-run this test outside your notebook, so it scores 0 until a person looks:"
+
+
+def _annotate(
+    root: Path, assignment: str, student: str, failed: list[CellVerdict], lead: str = RERUN_FAILED
+) -> None:
     """Add the re-run's message to each failed test cell of the graded notebook (feedback shows it)."""
     from course_utils.grading.records import AUTOGRADED_DIR
 
@@ -574,17 +742,14 @@ def _annotate(root: Path, assignment: str, student: str, failed: list[CellVerdic
         for cell in data.get("cells", []):
             gid = _nbgrader(cell).get("grade_id")
             if gid in messages:
+                unrun = messages[gid].startswith(("not re-run", "the re-run failed"))
+                shown = NOT_RERUN if unrun else lead
                 cell.setdefault("outputs", []).append(
                     {
                         "output_type": "error",
                         "ename": "VerificationError",
-                        "evalue": "this test failed when the grader re-ran it outside your "
-                        f"notebook, with new random cases: {messages[gid][:2000]}",
-                        "traceback": [
-                            "VerificationError: this test failed when the grader re-ran it "
-                            "outside your notebook, with new random cases:",
-                            messages[gid][:2000],
-                        ],
+                        "evalue": f"{shown} {messages[gid][:2000]}",
+                        "traceback": [f"VerificationError: {shown}", messages[gid][:2000]],
                     }
                 )
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

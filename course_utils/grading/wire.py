@@ -195,7 +195,10 @@ def receive(fd: int, deadline: float | None = None) -> Any:
     size = int.from_bytes(_read_exact(fd, _HEADER, deadline), "big")
     if size > MAX_MESSAGE_BYTES:
         raise WireError(f"a message of {size} bytes is larger than {MAX_MESSAGE_BYTES}")
+    data = _read_exact(fd, size, deadline)
     try:
-        return json.loads(_read_exact(fd, size, deadline))
+        return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"a message that is not JSON: {exc}") from None
+    except (RecursionError, ValueError, MemoryError) as exc:  # e.g. [[[[...]]]] 100,000 deep
+        raise WireError(f"a message that cannot be read ({type(exc).__name__})") from None

@@ -5,6 +5,12 @@ PROGRAM.json``. Everything here runs in a process that the student's code contro
 here decides a grade: it only computes the student's answers to the grader's inputs and sends
 them back as plain data (:mod:`course_utils.grading.wire`). Requests arrive on stdin; answers leave on a
 private copy of stdout, and what the student's code prints goes to stderr.
+
+The program holds the source notebook's set-up cells (run first, before anything of the
+student's: a failure there is the grader's environment, reported as ``setup_error``) and the
+student's cells. The guard against library shortcuts is taken from
+:mod:`course_utils.checks.toolkit` before the student's cells run, and every call checks that
+their code has not replaced a piece of it (a call then fails with :class:`GuardChanged`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,68 @@ import os
 import sys
 from typing import Any
 
+from course_utils.checks import toolkit as _toolkit
 from course_utils.grading import wire
+
+# The guard's pieces as they are before any student code runs: the worker calls these, never
+# whatever the names point to later.
+_GUARDED = (
+    "_invoke",
+    "_private_copies",
+    "check_inputs_unchanged",
+    "describe_call",
+    "no_library_shortcuts",
+    "quiet",
+    "run_torch_call",
+    "_GUARD",
+    "_Guard",
+    "_BlockTorchShortcuts",
+    "_BlockNativeKernels",
+    "_PYTHON_SHORTCUTS",
+    "_TORCH_SHORTCUTS",
+    "_TORCH_NAMESPACES",
+    "_reference_shortcuts",
+    "_find_reference_shortcuts",
+    "_shortcut_message",
+    "is_library_shortcut",
+    "LibraryShortcutError",
+)
+_PIECES = {name: getattr(_toolkit, name) for name in _GUARDED if hasattr(_toolkit, name)}
+
+
+def _fingerprint(keys: list[tuple[str, str]] | None = None) -> dict[str, object]:
+    """What the guard is made of: its module-level objects, their code, the classes' methods, the
+    attributes of its state, and the answer keys it blocks (``keys``: (module, name) pairs)."""
+    seen: dict[str, object] = {}
+    for name, value in _PIECES.items():
+        seen[name] = getattr(_toolkit, name, None)
+        seen[f"{name}.__code__"] = getattr(value, "__code__", None)
+        if isinstance(value, type):
+            for attribute, member in list(vars(value).items()):
+                seen[f"{name}.{attribute}"] = member
+                seen[f"{name}.{attribute}.__code__"] = getattr(member, "__code__", None)
+        elif hasattr(value, "__dict__") and not callable(value):
+            seen[f"{name}.__dict__"] = ",".join(sorted(vars(value)))
+    for name in ("_PYTHON_SHORTCUTS", "_TORCH_SHORTCUTS", "_TORCH_NAMESPACES"):
+        seen[f"{name}=="] = repr(getattr(_toolkit, name, None))
+    for module_name, attribute in keys or []:
+        module = sys.modules.get(module_name)
+        seen[f"{module_name}.{attribute}"] = None if module is None else vars(module).get(attribute)
+    return seen
+
+
+def _same(now: object, before: object) -> bool:
+    return now == before if isinstance(before, str) else now is before
+
+
+def _answer_keys() -> list[tuple[str, str]]:
+    """(module, name) of every shortcut the guard blocks whose module is loaded now."""
+    shortcuts = (*_toolkit._PYTHON_SHORTCUTS, *_toolkit._reference_shortcuts())
+    return [(module, name) for module, name, *_ in shortcuts if module in sys.modules]
+
+
+class GuardChanged(AssertionError):
+    """The student's code replaced a piece of the guard against library shortcuts."""
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -28,9 +95,30 @@ def _error(exc: BaseException) -> dict[str, Any]:
 class Worker:
     """The namespace of the student's answer cells, and the objects kept for the grader (handles)."""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        namespace: dict[str, Any],
+        guard: dict[str, object] | None = None,
+        keys: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.namespace = namespace
         self.kept: dict[int, Any] = {}
+        self.guard = guard
+        self.keys = keys
+
+    def check_guard(self) -> None:
+        """Raise :class:`GuardChanged` if the student's code replaced a piece of the guard."""
+        if self.guard is None:
+            return
+        now = _fingerprint(self.keys)
+        changed = [k for k in self.guard if not _same(now.get(k, self), self.guard[k])]
+        changed += [k for k in now if k not in self.guard]
+        if changed:
+            names = ", ".join(k.removesuffix(".__code__") for k in changed[:3])
+            raise GuardChanged(
+                f"your code changed the grader's guard against library shortcuts ({names}); "
+                "nothing it computes can be graded"
+            )
 
     def keep(self, value: Any) -> int:
         self.kept[len(self.kept) + 1] = value
@@ -49,28 +137,30 @@ class Worker:
         return wire.decode(obj, self.kept.__getitem__, functions=True)
 
     def handle(self, request: dict[str, Any]) -> Any:
-        from course_utils.checks import toolkit as grading
-
+        grading = _PIECES
+        self.check_guard()
         fn = self.resolve(request["path"])
         exercise = request["exercise"]
         if request["op"] == "call":
             args = tuple(self.decode(request["args"]))
             kwargs = self.decode(request["kwargs"])
-            given_args, given_kwargs = grading._private_copies(args, kwargs)
-            result = grading._invoke(fn, exercise, given_args, given_kwargs)
-            call = grading.describe_call(request["path"], *args, **kwargs)
-            grading.check_inputs_unchanged(call, args, kwargs, given_args, given_kwargs)
+            given_args, given_kwargs = grading["_private_copies"](args, kwargs)
+            result = grading["_invoke"](fn, exercise, given_args, given_kwargs)
+            self.check_guard()
+            call = grading["describe_call"](request["path"], *args, **kwargs)
+            grading["check_inputs_unchanged"](call, args, kwargs, given_args, given_kwargs)
             return wire.encode(result, self.keep)
         if request["op"] == "torch":
             namespaces = [getattr(fn, "__globals__", None) or self.namespace]
-            with grading.quiet(), grading.no_library_shortcuts(exercise, namespaces):
-                done = grading.run_torch_call(
+            with grading["quiet"](), grading["no_library_shortcuts"](exercise, namespaces):
+                done = grading["run_torch_call"](
                     fn,
                     self.decode(request["arrays"]),
                     self.decode(request["options"]),
                     self.decode(request["dout"]),
                     request["device"],
                 )
+            self.check_guard()
             return wire.encode(
                 {
                     "output": done.output,
@@ -82,17 +172,14 @@ class Worker:
         raise ValueError(f"unknown request {request['op']!r}")
 
 
-def _run_cells(cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
+def _run_cells(shell: Any, cells: list[str]) -> list[dict[str, Any]]:
     problems = []
     for index, source in enumerate(cells):
         result = shell.run_cell(source, silent=True, store_history=False)
         error = result.error_in_exec or result.error_before_exec
         if error is not None:
             problems.append({"cell": index, **_error(error)})
-    return shell.user_ns, problems
+    return problems
 
 
 def main(argv: list[str]) -> int:
@@ -101,8 +188,17 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     with open(argv[1], encoding="utf-8") as handle:
         program = json.load(handle)
-    namespace, problems = _run_cells(program["cells"])
-    worker = Worker(namespace)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    setup_problems = _run_cells(shell, program.get("setup", []))
+    if setup_problems:  # nothing of the student's has run yet: the grader's environment is broken
+        wire.send(channel_out, {"ready": True, "setup_error": setup_problems[0], "problems": []})
+        return 0
+    keys = _answer_keys()
+    guard = _fingerprint(keys)
+    problems = _run_cells(shell, program["cells"])
+    worker = Worker(shell.user_ns, guard, keys)
     wire.send(channel_out, {"ready": True, "problems": problems})
     while True:
         try:

@@ -129,6 +129,21 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+GRADER_FAILURE_MARKER = "COURSE-GRADER-FAILURE"  # the log line of a course cell that failed
+GRADER_ENVIRONMENT = "grader environment"  # how the reason of a result the grader failed starts
+
+
+class GraderEnvironmentError(RuntimeError):
+    """A cell of the course's own (the set-up), run before anything of the student's, failed:
+    the grader's environment is broken, and no grade may come out of this run."""
+
+
+def _course_cell(cell: NotebookNode) -> bool:
+    """A locked cell of the source (set-up, demo, test): nbgrader restored it by its grade_id."""
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade_id")) and bool(meta.get("locked")) and not meta.get("solution")
+
+
 def _replayable(cell: NotebookNode) -> bool:
     """Whether a cell is re-run after a kernel restart: code that is not an autograded test."""
     meta = cell.metadata.get("nbgrader", {})
@@ -185,6 +200,7 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
                         self.execute_cell(copy.deepcopy(cells[index]), index, store_history=True)
                     for index in range(start, len(cells)):
                         self.preprocess_cell(cells[index], resources, index)
+                        self._check_course_cell(index)
                         if _replayable(cells[index]):
                             ran.append(index)
                     start = len(cells)
@@ -192,8 +208,36 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
                     restarts += 1
                     replaying = index < start
                     start = self._lose_cell(index, exc, replaying, restarts)
+                    self._check_course_cell(index)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _check_course_cell(self, index: int) -> None:
+        """Raise :class:`GraderEnvironmentError` (nbgrader then fails loudly, no score is saved)
+        when cell ``index`` is the course's set-up, failed, and nothing of the student's ran before
+        it: a broken grader must never turn into a student's 0."""
+        cells = self.nb.cells
+        cell = cells[index]
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not _course_cell(cell) or meta.get("grade"):
+            return
+        before = [c for c in cells[:index] if c.cell_type == "code" and c.source.strip()]
+        if not all(_course_cell(c) for c in before):
+            return  # the student's code ran first: a failure here may be theirs
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if not errors:
+            return
+        what = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"[:500]
+        grade_id = meta.get("grade_id")
+        self.log.error(
+            "%s %s",
+            GRADER_FAILURE_MARKER,
+            json.dumps({"cell": index, "grade_id": grade_id, "error": what}),
+        )
+        raise GraderEnvironmentError(
+            f"the course's own cell {grade_id!r}, run before any of the student's, failed "
+            f"({what}): the grading environment is broken, so nothing was scored"
+        )
 
     def _lose_cell(self, index: int, exc: Exception, replaying: bool, restarts: int) -> int:
         """Mark cell ``index`` (or, past the restart limit, every later cell) lost; return where to resume."""
