@@ -100,4 +100,7 @@ def test_a_cell_cannot_kill_the_fork_server(course, setup):
     assert sabotaged.ok and sabotaged.score == honest.score, sabotaged
     if setup.sandbox:  # the kernels were forked: from the shared server as root, else per student
         shared = os.geteuid() == 0
-        assert ("course-homes-" if shared else "course-session-") in log.read_text()
+        kernel_log = course / "logs" / f"autograde-{ASSIGNMENT}-saboteur.log"  # the kernel's
+        started = [line for line in kernel_log.read_text().splitlines() if "kernel started" in line]
+        home = "course-homes-" if shared else "course-session-"
+        assert started and all(home in line for line in started), started

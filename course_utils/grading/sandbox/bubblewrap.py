@@ -62,15 +62,25 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandbox (one student's kernel or worker).
+    """Resource limits of one student's sandbox (their kernel, its re-run, all they start).
 
-    ``memory_mb`` is the address space of each process (a 10 GiB allocation fails with
-    MemoryError); ``cpu_seconds`` the CPU time of each process; ``processes`` the processes and
-    threads of the sandbox user (enforced when the grader runs as root, which runs student code
-    as ``nobody``); ``file_size_mb`` the largest file it may write; ``output_kb`` the output a
-    whole notebook may print (the rest is dropped); ``notebook_seconds`` the wall-clock budget of
-    a whole notebook (cells after it are not run); ``tmp_mb`` the size of the private ``/tmp``
-    of each process forked by a shared fork server (course_utils.grading.sandbox.isolation).
+    Time is CPU time of the sandbox's own processes (course_utils.grading.sandbox.accounting),
+    so a grade does not change with the machine's load; wall-clock time only backs it up, at
+    ``wall_factor`` times each CPU budget.
+
+    ``memory_mb`` is the memory of all the sandbox's processes together (cgroup v2
+    ``memory.max`` where the grader can set it, else a watchdog over their PSS) and the address
+    space of each (a 10 GiB allocation fails with MemoryError); ``cpu_seconds`` the CPU time of
+    each process; ``processes`` the processes and threads of the sandbox user (enforced when the
+    grader runs as root, which runs student code as ``nobody``); ``file_size_mb`` the largest
+    file it may write; ``output_kb`` the output a whole notebook may produce, every kind counted
+    (the rest is dropped); ``notebook_seconds`` the CPU seconds of a whole notebook run (cells
+    after it are not run); ``student_seconds`` the CPU seconds of everything one submission
+    runs (notebook and re-run of its tests: past it, the sandbox is ended); ``home_mb`` the files
+    the student's code may write in its home (a tmpfs of that size under a root grader's shared
+    fork server, else a watchdog); ``tmp_mb`` the size of the private ``/tmp`` of each process
+    forked by a shared fork server (course_utils.grading.sandbox.isolation); ``wall_factor``
+    how many times a CPU budget a cell, notebook or re-run may take in wall-clock time.
     """
 
     memory_mb: int = 3072
@@ -79,7 +89,10 @@ class Limits:
     file_size_mb: int = 64
     output_kb: int = 1024
     notebook_seconds: int = 300
+    student_seconds: int = 600
+    home_mb: int = 512
     tmp_mb: int = 256
+    wall_factor: int = 10
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -249,7 +262,9 @@ def sandbox_command(
             "--unshare-net",
             "--unshare-ipc",
             "--unshare-uts",
-            "--unshare-cgroup-try",
+            # a shared fork server moves its forks into cgroups of the grader's (accounting);
+            # each fork gets a cgroup namespace of its own (isolation)
+            *([] if keep_root else ["--unshare-cgroup-try"]),
         ]
     )
     if keep_root and user is None:

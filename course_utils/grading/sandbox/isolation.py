@@ -35,6 +35,7 @@ from pathlib import Path
 from course_utils.grading.sandbox.bubblewrap import STAGE
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
@@ -57,6 +58,23 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     encode = lambda text: None if text is None else text.encode()  # noqa: E731
     step = f"mount {fstype or source} on {target}"
     _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), step)
+
+
+mount = _mount  # for the grader (a tmpfs of a given size for the students' homes)
+
+
+def unmount(target: str) -> None:
+    """Detach the mount at ``target``."""
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"unmount {target}")
+
+
+def join_cgroup(folder: str) -> None:
+    """Move this process into the cgroup ``folder`` (before it starts anything: see accounting)."""
+    try:
+        with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
+            procs.write("0")
+    except OSError as exc:
+        raise OSError(exc.errno, f"join the cgroup {folder}: {exc.strerror}") from None
 
 
 def _mounts_under(folder: str) -> list[str]:
@@ -95,7 +113,9 @@ def enter_private_namespaces(homes: str, home: str, hidden: list[str], tmp_mb: i
     The new PID namespace takes effect for this process's next child (see
     :func:`finish_in_new_pid_namespace`).
     """
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    flags = (
+        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+    )
     _check(_libc.unshare(flags), "unshare namespaces")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the server
     _fresh_tmpfs_keeping("/tmp", _mounts_under("/tmp"), f"mode=1777,size={tmp_mb}m")

@@ -2,20 +2,26 @@
 
 :class:`SandboxedKernelManager` starts the notebook's Jupyter kernel in the sandbox (nbgrader's
 ``Execute.kernel_manager_class``); it talks to the kernel over Unix sockets in a private folder,
-since the sandbox has no network. :class:`GuardedExecute` is nbgrader's ``Execute`` with a budget
-of output bytes and of wall-clock time for the whole notebook, counted in the grader.
+since the sandbox has no network, and never hands it the grader's own streams (a log file).
+:class:`GuardedExecute` is nbgrader's ``Execute`` with budgets counted in the grader: CPU
+seconds of the sandbox's processes per cell (``Execute.timeout``) and per notebook
+(``Limits.notebook_seconds``), wall-clock time only as a backstop (``Limits.wall_factor`` times
+those), and output bytes of every kind (``Limits.output_kb``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from course_utils.grading.sandbox import accounting
 from course_utils.grading.sandbox.bubblewrap import (
     INCIDENT_MARKER,
     Limits,
@@ -28,15 +34,22 @@ from course_utils.grading.sandbox.bubblewrap import (
 try:  # nbgrader is a dependency of the course, but the sandbox itself does not need it
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.util import ensure_async, run_sync
     from nbformat.notebooknode import NotebookNode
     from nbgrader.preprocessors import Execute
 except ImportError:  # pragma: no cover
     AsyncKernelManager = object  # type: ignore[assignment,misc]
     Execute = object  # type: ignore[assignment,misc]
+    run_sync = lambda function: function  # noqa: E731
 
 
 # A notebook whose kernel dies more often than this is not graded further.
 MAX_KERNEL_RESTARTS = 3
+CPU_POLL_SECONDS = 0.2  # how often a running cell's CPU time is read
+# After a cell used its CPU budget and was interrupted: what it may still use before the kernel
+# is given up as unresponsive (and replaced).
+INTERRUPT_GRACE_CPU_SECONDS = 5
+INTERRUPT_GRACE_WALL_SECONDS = 60
 
 
 class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-type]
@@ -55,6 +68,7 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         # the kernel is forked there with its imports done; else in a sandbox of its own.
         self._session = current()
         self._scratch: Path | None = None
+        self._watchdog: accounting.Watchdog | None = None
         self.transport = "ipc"
         self.cache_ports = False
         self._use_folder(Path(tempfile.mkdtemp(prefix="course-kernel-")))
@@ -99,12 +113,27 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         if session is not None and "ipykernel_launcher" in command:
             program = command[command.index("ipykernel_launcher") :]
             return session.command("kernel", program, self._scratch, sandbox_env(env))
-        return sandbox_command(
-            command,
-            writable=[self._private, self._scratch],
-            cwd=self._scratch,
-            env=env,
+        limits = Limits.from_env()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog.meter.close()
+        meter = accounting.new_meter(memory_bytes=limits.memory_mb << 20)
+        self._watchdog = accounting.Watchdog(meter, limits, [self._private, self._scratch])
+        return meter.wrap(
+            sandbox_command(
+                command,
+                writable=[self._private, self._scratch],
+                cwd=self._scratch,
+                env=env,
+            )
         )
+
+    @property
+    def course_watchdog(self) -> accounting.Watchdog | None:
+        """The watchdog (and meter) of the sandbox this kernel runs in, once it is started."""
+        if self._session is not None and self._session.alive():
+            return getattr(self._session, "watchdog", None)
+        return self._watchdog
 
     def _kernel_arguments(self) -> list[str]:
         limit = Limits.from_env().output_kb * 1024
@@ -116,10 +145,22 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
         if self._scratch is not None:
             kw["cwd"] = str(self._scratch)
         kw.pop("env", None)  # the sandbox sets its own environment (--clearenv)
+        # The kernel's streams are its own: never the grader's (a log a student could forge).
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         await super()._async_launch_kernel(kernel_cmd, **kw)
+        watchdog = self._watchdog
+        if watchdog is not None and not watchdog.started():
+            process = getattr(self.provisioner, "process", None)
+            if isinstance(watchdog.meter, accounting.ProcessMeter) and process is not None:
+                watchdog.meter.add_root(process.pid)
+            watchdog.start()
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog.meter.close()
+            self._watchdog = None
         if restart:
             return
         session = self._session
@@ -151,19 +192,39 @@ def _replayable(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and bool(cell.source.strip()) and not is_test
 
 
-def _text_size(output: NotebookNode) -> int:
-    if output.get("output_type") == "stream":
-        return len(output.get("text", ""))
-    data = output.get("data") or {}
-    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+# Kernel messages that become outputs or stored state: every one counts against the output
+# budget (an error's text, a display update, widget state as much as printed text).
+COUNTED_MESSAGES = ("stream", "display_data", "execute_result", "update_display_data", "error")
+TRIMMED_ERROR_CHARS = 2000
+
+
+def _message_size(msg: dict) -> int:
+    """Characters a kernel message adds to the notebook (content and binary buffers)."""
+    size = len(json.dumps(msg.get("content", {}), default=str))
+    return size + sum(len(buffer) for buffer in msg.get("buffers") or [])
+
+
+def _trimmed_error(msg: dict) -> dict:
+    """An error message cut to a short text: kept past the output budget, since it is what
+    marks a failed test."""
+    content = msg.get("content", {})
+    ename = str(content.get("ename", "Error"))[:200]
+    evalue = str(content.get("evalue", ""))[:TRIMMED_ERROR_CHARS]
+    trimmed = {**content, "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+    return {**msg, "content": trimmed, "buffers": []}
 
 
 class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
-    """nbgrader's Execute in the sandbox (unless ``COURSE_SANDBOX=0``), with budgets for the whole notebook.
+    """nbgrader's Execute in the sandbox (unless ``COURSE_SANDBOX=0``), with budgets counted here.
 
-    Output past ``Limits.output_kb`` is dropped (one note says so); a cell that starts after
-    ``Limits.notebook_seconds`` is not run and shows an error saying why. Both budgets are
-    counted here, in the grader, not in the student's kernel.
+    Time is CPU time of the sandbox's processes (course_utils.grading.sandbox.accounting), so it
+    does not depend on the machine's load: a cell that uses ``Execute.timeout`` CPU seconds, or
+    the rest of ``Limits.notebook_seconds``, is interrupted and shows an error saying so; a cell
+    that starts after the notebook's budget is used is not run. Wall-clock time is only a
+    backstop, ``Limits.wall_factor`` times each budget. Output of every kind (text, displays and
+    their updates, errors, widget messages) past ``Limits.output_kb`` is dropped, one note says
+    so; an error past it is kept, cut short, since it marks a failed test. A sandbox the
+    watchdog ended (memory, disk, the submission's CPU) is not restarted: the reason is shown.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -174,6 +235,54 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
         self._started: float | None = None
         self._printed = 0
         self._truncated = False
+        self._replaying = False
+        self._meter: accounting.Meter | None = None
+        self._watchdog: accounting.Watchdog | None = None
+        self._cpu_before = 0.0  # CPU seconds of the notebook's earlier kernels (a restart)
+        self._meter_start = 0.0
+        wall = self._wall_backstop()
+        if wall is not None:
+            text = (
+                f"this cell ran past the wall-clock backstop of {wall} s (the grader's machine "
+                "was overloaded, or the cell waited without computing) and was stopped"
+            )
+            self.error_on_timeout = {
+                "ename": "CellTimeoutError",
+                "evalue": text,
+                "traceback": [f"CellTimeoutError: {text}"],
+            }
+
+    def _wall_backstop(self) -> int | None:
+        return self.timeout * self._limits.wall_factor if self.timeout else None
+
+    def _get_timeout(self, cell):
+        return self._wall_backstop()  # nbclient's own (wall-clock) timeout: only a backstop
+
+    def _watch_kernel(self) -> None:
+        """After a kernel started: the meter of its sandbox (a /proc one without a sandbox)."""
+        if self._meter is not None:
+            self._cpu_before += self._meter.cpu_seconds() - self._meter_start
+        watchdog = getattr(self.km, "course_watchdog", None)
+        self._watchdog = watchdog
+        if watchdog is not None:
+            self._meter = watchdog.meter
+        else:
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            self._meter = accounting.ProcessMeter(roots=[process.pid] if process else [])
+        self._meter_start = self._meter.cpu_seconds()
+        session = getattr(self.km, "_session", None)
+        where = getattr(session, "home", None) or getattr(session, "private", None)
+        self.log.warning(  # a fact for the student's autograde log (traitlets shows warnings)
+            "kernel started %s; its CPU time is read from %s",
+            f"by the fork server of {where}" if where else "in a sandbox of its own",
+            getattr(self._meter, "path", None) or type(self._meter).__name__,
+        )
+
+    def notebook_cpu_seconds(self) -> float:
+        """CPU seconds the notebook's kernels used so far."""
+        if self._meter is None:
+            return self._cpu_before
+        return self._cpu_before + self._meter.cpu_seconds() - self._meter_start
 
     def preprocess(self, nb, resources=None, km=None):
         """Execute every cell; when the kernel dies or ignores an interrupt, lose only that cell.
@@ -186,6 +295,7 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
         from nbclient.client import NotebookClient
 
         self._started, self._printed, self._truncated = time.monotonic(), 0, False
+        self._meter, self._cpu_before = None, 0.0
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
@@ -194,10 +304,13 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
+                self._watch_kernel()
                 index = start
                 try:
+                    self._replaying = True  # the replay's output was counted the first time
                     for index in ran:
                         self.execute_cell(copy.deepcopy(cells[index]), index, store_history=True)
+                    self._replaying = False
                     for index in range(start, len(cells)):
                         self.preprocess_cell(cells[index], resources, index)
                         self._check_course_cell(index)
@@ -242,13 +355,17 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
     def _lose_cell(self, index: int, exc: Exception, replaying: bool, restarts: int) -> int:
         """Mark cell ``index`` (or, past the restart limit, every later cell) lost; return where to resume."""
         cells = self.nb.cells
+        self._replaying = False
         dead = isinstance(exc, DeadKernelError)
         what = (
             "the kernel died (a crash, os._exit, or more memory than allowed)"
             if dead
             else f"the cell ran past {self.timeout} s and ignored the interrupt"
         )
-        give_up = replaying or restarts > MAX_KERNEL_RESTARTS
+        ended = self._watchdog.reason if self._watchdog is not None else ""
+        if ended:  # the sandbox was ended for a limit: a new kernel would meet the same end
+            what = ended
+        give_up = replaying or restarts > MAX_KERNEL_RESTARTS or bool(ended)
         lost = [i for i in range(index, len(cells)) if cells[i].cell_type == "code"]
         lost = lost if give_up else [index]
         for i in lost:
@@ -284,38 +401,114 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
         )
         return len(cells) if give_up else index + 1
 
-    def output(self, outs, msg, display_id, cell_index):
-        if self._truncated:
-            return None
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is None or out.get("output_type") == "error":
-            return out
-        self._printed += _text_size(out)
-        if self._printed > self._limits.output_kb * 1024:
+    def process_message(self, msg, cell, cell_index):
+        """Count every message that adds to the notebook against the output budget."""
+        kind = msg.get("msg_type", "")
+        if self._replaying or not (kind in COUNTED_MESSAGES or kind.startswith("comm")):
+            return super().process_message(msg, cell, cell_index)
+        size = _message_size(msg)
+        display_id = (msg.get("content", {}).get("transient") or {}).get("display_id")
+        if display_id and kind != "stream":  # an update rewrites every output showing that id
+            shown = self._display_id_map.get(display_id, {})
+            size *= 1 + sum(len(indices) for indices in shown.values())
+        self._printed += size
+        if self._printed <= self._limits.output_kb * 1024:
+            return super().process_message(msg, cell, cell_index)
+        if kind == "error":
+            return super().process_message(_trimmed_error(msg), cell, cell_index)
+        if not self._truncated:
             self._truncated = True
-            outs.remove(out)
-            note = NotebookNode(
-                output_type="stream",
-                name="stdout",
-                text=f"\n[output truncated: the notebook printed more than {self._limits.output_kb} KB]\n",
+            cell.outputs.append(
+                NotebookNode(
+                    output_type="stream",
+                    name="stdout",
+                    text=f"\n[output truncated: the notebook's output passed "
+                    f"{self._limits.output_kb} KB]\n",
+                )
             )
-            outs.append(note)
-            return note
-        return out
+        return None
+
+    def _cell_budget(self) -> tuple[float, str]:
+        """CPU seconds the next cell may use, and what stops it there."""
+        left = self._limits.notebook_seconds - self.notebook_cpu_seconds()
+        if self.timeout and self.timeout <= left:
+            return float(self.timeout), f"this cell used its {self.timeout} s of CPU time"
+        return max(left, 0.0), (
+            f"the notebook used its {self._limits.notebook_seconds} s of CPU time in this cell"
+        )
+
+    async def _async_poll_for_reply(
+        self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
+    ):
+        """nbclient's wait for a cell's reply, watching the cell's CPU time as it runs.
+
+        Past the cell's budget the kernel is interrupted (a message, as a timeout does) and the
+        cell gets a ``CellTimeoutError`` saying which budget it used; a kernel that does not go
+        idle after that is replaced (``CellTimeoutError`` raised: see :meth:`preprocess`).
+        """
+        meter = self._meter
+        waiting = asyncio.ensure_future(
+            super()._async_poll_for_reply(
+                msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
+            )
+        )
+        if meter is None:
+            return await waiting
+        budget, what = self._cell_budget()
+        start = meter.cpu_seconds()
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiting}, timeout=CPU_POLL_SECONDS)
+                if waiting in done:
+                    return waiting.result()
+                if meter.cpu_seconds() - start > budget:
+                    break
+        finally:
+            if not waiting.done():
+                waiting.cancel()
+        await ensure_async(self.km.interrupt_kernel())
+        wall_end = time.monotonic() + INTERRUPT_GRACE_WALL_SECONDS
+        while not task_poll_output_msg.done():  # the interrupted cell reports idle
+            await asyncio.wait({task_poll_output_msg}, timeout=CPU_POLL_SECONDS)
+            used = meter.cpu_seconds() - start
+            if used > budget + INTERRUPT_GRACE_CPU_SECONDS or time.monotonic() > wall_end:
+                task_poll_kernel_alive.cancel()
+                raise CellTimeoutError(f"{what} and ignored the interrupt")
+        task_poll_kernel_alive.cancel()
+        text = f"{what} and was stopped (CPU time counts, not waiting)"
+        return {
+            "parent_header": {"msg_id": msg_id},
+            "content": {
+                "status": "error",
+                "ename": "CellTimeoutError",
+                "evalue": text,
+                "traceback": [f"CellTimeoutError: {text}"],
+            },
+        }
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         elapsed = time.monotonic() - (self._started or time.monotonic())
-        if cell.cell_type == "code" and elapsed > self._limits.notebook_seconds:
+        used = self.notebook_cpu_seconds()
+        wall = self._limits.notebook_seconds * self._limits.wall_factor
+        if cell.cell_type == "code" and (used >= self._limits.notebook_seconds or elapsed > wall):
+            budget = (
+                f"{self._limits.notebook_seconds} s of CPU time"
+                if used >= self._limits.notebook_seconds
+                else f"wall-clock backstop of {wall} s"
+            )
             cell.outputs = [
                 NotebookNode(
                     output_type="error",
                     ename="NotebookTimeBudgetError",
-                    evalue=f"not run: the notebook used its {self._limits.notebook_seconds} s budget",
+                    evalue=f"not run: the notebook used its {budget}",
                     traceback=[
-                        f"NotebookTimeBudgetError: not run: the whole notebook may take "
-                        f"{self._limits.notebook_seconds} s and earlier cells used it up"
+                        f"NotebookTimeBudgetError: not run: the whole notebook may use "
+                        f"{budget} and earlier cells used it up"
                     ],
                 )
             ]
             return cell
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    # nbclient binds execute_cell to its own async_execute_cell: bind it to the one above
+    execute_cell = run_sync(async_execute_cell)

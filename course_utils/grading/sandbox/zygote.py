@@ -45,6 +45,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from course_utils.grading.sandbox import accounting
+from course_utils.grading.sandbox.accounting import Watchdog
+
 FORK_SERVER_ENV_VAR = "COURSE_FORK_SERVER"  # "0", "per-student" (see fork_server_mode)
 KINDS = ("kernel", "worker")
 _START_DIR = ""  # the fork server's working directory, first on its sys.path
@@ -107,19 +110,16 @@ def _reap(children: dict[int, socket.socket], selector, wait_seconds: float = 0.
             connection.close()
 
 
-def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shared | None) -> None:
+def _child(request: dict[str, Any], fds: list[int], shared: Shared | None) -> None:
     """In the forked child: become the kernel or the worker; never returns."""
     code = 1
     try:
         os.setsid()
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        for fd in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Nothing of the server's reaches student code: its socket, its connections, whatever
+        # an import opened; only the three streams the grader handed over stay.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         _enclose(request, shared)
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -150,11 +150,23 @@ def _child(request: dict[str, Any], fds: list[int], keep: set[int], shared: Shar
 
 
 class Shared:
-    """What a shared fork server knows: the folder of student homes, and folders to hide."""
+    """What a shared fork server knows: the folder of student homes, folders to hide, and the
+    cgroup folder whose sub-folders its forks join (course_utils.grading.sandbox.accounting)."""
 
-    def __init__(self, homes: str, hidden: list[str]) -> None:
+    def __init__(self, homes: str, hidden: list[str], cgroups: str | None = None) -> None:
         self.homes = os.path.realpath(homes)
-        self.hidden = hidden
+        self.cgroups = os.path.realpath(cgroups) if cgroups else None
+        self.hidden = [*hidden, *([self.cgroups] if self.cgroups else [])]
+
+    def cgroup_of(self, request: dict[str, Any]) -> str | None:
+        if request.get("cgroup") is None:
+            return None
+        cgroup = os.path.realpath(str(request["cgroup"]))
+        if self.cgroups is None or os.path.dirname(cgroup) != self.cgroups:
+            raise ValueError(
+                f"cgroup must be a folder in {self.cgroups}, got {request['cgroup']!r}"
+            )
+        return cgroup
 
     @staticmethod
     def user_of(request: dict[str, Any]) -> tuple[int, int]:
@@ -196,6 +208,9 @@ def _wall_in(request: dict[str, Any], shared: Shared) -> None:
     from course_utils.grading.sandbox.bubblewrap import Limits
 
     limits = Limits(**request["limits"])
+    cgroup = shared.cgroup_of(request)
+    if cgroup is not None:  # first: everything this fork starts is counted and capped there
+        isolation.join_cgroup(cgroup)
     isolation.enter_private_namespaces(
         shared.homes, shared.home_of(request), shared.hidden, limits.tmp_mb
     )
@@ -250,7 +265,7 @@ def _status(raw: int) -> int:
     return os.waitstatus_to_exitcode(raw)
 
 
-def serve(socket_path: str, homes: str | None = None) -> int:
+def serve(socket_path: str, homes: str | None = None, cgroups: str | None = None) -> int:
     """Import what kernels and workers need, then fork one per request on ``socket_path``.
 
     With ``homes`` (a shared server: one for all the students of a grading process), every
@@ -260,7 +275,7 @@ def serve(socket_path: str, homes: str | None = None) -> int:
     import importlib
 
     global _START_DIR
-    shared = Shared(homes, [os.path.dirname(socket_path)]) if homes else None
+    shared = Shared(homes, [os.path.dirname(socket_path)], cgroups) if homes else None
     _START_DIR = os.getcwd()
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
@@ -320,6 +335,7 @@ def serve(socket_path: str, homes: str | None = None) -> int:
                 if shared is not None:
                     shared.home_of(request)
                     shared.user_of(request)
+                    shared.cgroup_of(request)
             except ValueError as exc:
                 connection.sendall((json.dumps({"error": str(exc)}) + "\n").encode())
                 for fd in fds:
@@ -327,12 +343,9 @@ def serve(socket_path: str, homes: str | None = None) -> int:
                 continue
             _kill_others()  # what an earlier child left behind never meets the next one
             _reap(children, selector, wait_seconds=2.0)
-            keep = {server.fileno(), *(c.fileno() for c in children.values())}
-            keep.add(connection.fileno())
             pid = os.fork()
             if pid == 0:
-                selector.close()
-                _child(request, fds, keep, shared)
+                _child(request, fds, shared)
             for fd in fds:
                 os.close(fd)
             children[pid] = connection
@@ -395,6 +408,7 @@ class _ServerProcess:
 
     process: subprocess.Popen | None = None
     _ready = False
+    _begun = False
 
     def _launch(self, command: list[str]) -> None:
         self.process = subprocess.Popen(
@@ -441,6 +455,7 @@ class SandboxSession(_ServerProcess):
         self.process: subprocess.Popen | None = None
         self._ready = False
         self._count = 0
+        self.watchdog: Watchdog | None = None
 
     def start(self) -> SandboxSession:
         """Start the sandbox and its imports (returns at once)."""
@@ -466,7 +481,11 @@ class SandboxSession(_ServerProcess):
             env=sandbox_env(),
             as_init=True,
         )
-        self._launch(command)
+        meter = accounting.new_meter(memory_bytes=self.limits.memory_mb << 20)
+        self._launch(meter.wrap(command))
+        if isinstance(meter, accounting.ProcessMeter):
+            meter.add_root(self.process.pid)
+        self.watchdog = Watchdog(meter, self.limits, [self.private, self.scratch]).start()
         return self
 
     def command(
@@ -475,6 +494,9 @@ class SandboxSession(_ServerProcess):
         """The command line of the stand-in process that runs ``argv``'s program as ``kind`` inside."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if self.watchdog is not None and not self._begun:
+            self._begun = True
+            self.watchdog.started_cpu = self.watchdog.meter.cpu_seconds()
         request = json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env})
         return [
             sys.executable,
@@ -512,7 +534,11 @@ class SandboxSession(_ServerProcess):
 
     def close(self) -> None:
         """End the sandbox and everything in it; remove its folders."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
         self._end_process()
+        if self.watchdog is not None:
+            self.watchdog.meter.close()
         for folder in (self.private, self.scratch):
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -533,7 +559,9 @@ class SharedForkServer(_ServerProcess):
     one student at a time (closing a session ends every process the server has forked).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits=None) -> None:
+        from course_utils.grading.sandbox.bubblewrap import Limits
+
         self.homes = Path(tempfile.mkdtemp(prefix="course-homes-"))
         self.control = Path(tempfile.mkdtemp(prefix="course-zygote-"))
         self.homes.chmod(0o755)
@@ -541,15 +569,23 @@ class SharedForkServer(_ServerProcess):
         self.process: subprocess.Popen | None = None
         self._ready = False
         self._count = 0
+        # One student at a time: one tmpfs of ``home_mb`` for the homes is the student's quota.
+        self.homes_limited = _mount_tmpfs(self.homes, (limits or Limits.from_env()).home_mb)
+        self.cgroups = accounting.cgroup_tree()
 
     def start(self) -> SharedForkServer:
         """Start the sandbox and its imports (returns at once)."""
         from course_utils.grading.sandbox.bubblewrap import sandbox_command, sandbox_env
 
+        serve = ["--homes", str(self.homes)]
+        writable = [self.homes, self.control]
+        if self.cgroups is not None:  # its forks join their student's cgroup (see _wall_in)
+            serve += ["--cgroups", str(self.cgroups)]
+            writable.append(self.cgroups)
         command = sandbox_command(
             [sys.executable, "-m", "course_utils.grading.sandbox.zygote", "serve", self.socket_path]
-            + ["--homes", str(self.homes)],
-            writable=[self.homes, self.control],
+            + serve,
+            writable=writable,
             cwd=self.control,
             env=sandbox_env(),
             as_init=True,
@@ -566,15 +602,35 @@ class SharedForkServer(_ServerProcess):
     def close(self) -> None:
         """End the server, its sandbox and every student process; remove its folders."""
         self._end_process()
+        if self.homes_limited:
+            _unmount(self.homes)
         for folder in (self.homes, self.control):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
+    """Mount a tmpfs of ``size_mb`` MB on ``folder`` (a root grader); False where that fails."""
+    from course_utils.grading.sandbox.isolation import MS_NODEV, MS_NOSUID, mount
+
+    try:
+        mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={size_mb}m")
+    except OSError:
+        return False
+    return True
+
+
+def _unmount(folder: Path) -> None:
+    from course_utils.grading.sandbox.isolation import unmount
+
+    with contextlib.suppress(OSError):
+        unmount(str(folder))
 
 
 class SharedSession:
     """One student's session in a :class:`SharedForkServer`: the interface of :class:`SandboxSession`."""
 
     def __init__(self, server: SharedForkServer, home: Path, limits=None) -> None:
-        from course_utils.grading.sandbox.bubblewrap import Limits, give_to_sandbox
+        from course_utils.grading.sandbox.bubblewrap import Limits, give_to_sandbox, sandbox_user
 
         self.server = server
         self.limits = limits or Limits.from_env()
@@ -588,6 +644,14 @@ class SharedSession:
         give_to_sandbox(self.scratch)
         self.socket_path = server.socket_path
         self._count = 0
+        self._begun = False
+        uid = (sandbox_user() or (65534, 65534))[0]
+        meter = accounting.new_meter(memory_bytes=self.limits.memory_mb << 20, uid=uid)
+        if isinstance(meter, accounting.CgroupMeter) and server.cgroups is None:
+            meter.close()  # the server cannot put its forks there: count by uid
+            meter = accounting.ProcessMeter(uid=uid)
+        folders = None if server.homes_limited else [home]
+        self.watchdog = Watchdog(meter, self.limits, folders).start()
 
     def start(self) -> SharedSession:
         return self
@@ -606,8 +670,13 @@ class SharedSession:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         from course_utils.grading.sandbox.bubblewrap import sandbox_user
 
+        if not self._begun:
+            self._begun = True
+            self.watchdog.started_cpu = self.watchdog.meter.cpu_seconds()
         request = {"argv": list(argv), "cwd": str(cwd), "env": env, "home": str(self.home)}
         request["limits"] = dataclasses.asdict(self.limits)
+        if isinstance(self.watchdog.meter, accounting.CgroupMeter):
+            request["cgroup"] = str(self.watchdog.meter.path)
         request["user"] = list(sandbox_user() or (65534, 65534))
         return [
             sys.executable,
@@ -624,7 +693,9 @@ class SharedSession:
 
     def close(self) -> None:
         """End every process of this student; remove the home."""
+        self.watchdog.stop()
         self.end()
+        self.watchdog.meter.close()
         shutil.rmtree(self.home, ignore_errors=True)
 
     def __enter__(self) -> SharedSession:
@@ -687,10 +758,13 @@ def main(argv: list[str]) -> int:
         return serve(argv[2])
     if len(argv) == 5 and argv[1] == "serve" and argv[3] == "--homes":
         return serve(argv[2], homes=argv[4])
+    if len(argv) == 7 and argv[1] == "serve" and argv[3] == "--homes" and argv[5] == "--cgroups":
+        return serve(argv[2], homes=argv[4], cgroups=argv[6])
     if len(argv) == 5 and argv[1] == "run":
         return run(argv[2], argv[3], json.loads(argv[4]))
     print(
-        "usage: python -m course_utils.grading.sandbox.zygote serve SOCKET [--homes FOLDER] | run SOCKET KIND REQUEST"
+        "usage: python -m course_utils.grading.sandbox.zygote serve SOCKET [--homes FOLDER "
+        "[--cgroups FOLDER]] | run SOCKET KIND REQUEST"
     )
     return 2
 
