@@ -130,6 +130,7 @@ class Entry:
     read: Callable[[], bytes] = field(repr=False, default=lambda: b"")
     problem: str = ""  # why it may not be read (a link, an unsafe name)
     when: str = ""  # the attempt it belongs to, where an LMS keeps several (Blackboard)
+    folder: bool = False  # an empty folder at the top: a student who submitted nothing
 
     @property
     def name(self) -> str:
@@ -177,7 +178,15 @@ def _folder_entries(folder: Path) -> list[Entry]:
                     f"{folder} holds more than {MAX_FOLDER_FILES} files: is it the folder of "
                     "submissions? (a zip per student or a folder per student is expected)"
                 )
-    return entries
+    return _with_empty_folders(entries, folder, [p.name for p in folder.iterdir() if p.is_dir()])
+
+
+def _with_empty_folders(entries: list[Entry], label: Path | str, tops: list[str]) -> list[Entry]:
+    """Add a marker for each top-level folder that holds no file (a submission of nothing)."""
+    used = {e.parts[0] for e in entries}
+    empty = sorted({unicodedata.normalize("NFC", t) for t in tops} - used)
+    markers = [Entry((t,), 0, f"{label}/{t}", folder=True) for t in empty if not _skipped(t)]
+    return entries + markers
 
 
 def _file_reader(path: Path) -> Callable[[], bytes]:
@@ -218,8 +227,10 @@ def _zip_entries(path: Path, label: str) -> list[Entry]:
             "nothing was extracted"
         )
     entries = []
+    folders = []
     for info in infos:
         if info.is_dir():
+            folders.append(_member_name(info).strip("/").split("/")[0])
             continue
         name = _member_name(info)
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
@@ -238,7 +249,7 @@ def _zip_entries(path: Path, label: str) -> list[Entry]:
                 parts, info.file_size, origin, read=_member_reader(archive, info), problem=problem
             )
         )
-    return entries
+    return _with_empty_folders(entries, label, [f for f in folders if f])
 
 
 def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
@@ -357,6 +368,15 @@ def find_submissions(
         top = entry.parts[0]
         alone = len(entry.parts) == 1
         found = _file_identity(top)
+        if entry.folder:  # nothing in it: a submission without a notebook
+            if found is not None:
+                identity = found[0]
+                identity.source = entry.origin
+                key = (identity.layout, identity.lms_id or identity.participant or identity.label)
+                grouped.setdefault(key, identity)
+            else:
+                grouped.setdefault(("folder", top), Submission("folder", top, entry.origin))
+            continue
         if found is None and alone and top.lower().endswith(".zip"):
             if in_archive:
                 sub = Submission("zip", Path(top).stem, entry.origin)
