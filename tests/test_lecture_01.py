@@ -22,7 +22,7 @@ NOTEBOOK = "lectures/01_convolution_from_first_principles.ipynb"
 
 # Every page of the source deck (Lecture 1's deck in /work/shared/slides), in order: 88 pages.
 DECK_PAGES = [
-    "Convolutional Neural Networks",
+    "Lecture 1",  # the title page, "Convolutional Neural Networks": the lecture's own name
     "Fully Connected Neural Network",
     *["Problems using FC Layers on Images"] * 6,
     "Why not simply more FC Layers?",
@@ -298,10 +298,13 @@ def test_slide_sections(notebook, repo_root):
 
 
 def test_credits_the_deck(notebook):
-    """The first cell names the deck, its course and its references (Goodfellow, CS231n)."""
+    """The first cell names the deck and its references (Goodfellow, CS231n); the deck names no
+    course or institution, so the lecture names none and says nothing about it."""
     first = notebook.cells[0].source
-    assert "Convolutional Neural Networks" in first and "Introduction to Deep Learning" in first
+    assert first.startswith("# Lecture 1 — Convolution from first principles (deck p. 1)")
+    assert '*"Convolutional Neural Networks"*' in first and "deep-learning course" in first
     assert "Goodfellow" in first and "CS231n" in first and "redrawn" in first
+    assert "Introduction to Deep Learning" not in first and "names no" not in first
 
 
 def test_no_notes_about_how_the_material_was_made(notebook):
@@ -416,9 +419,51 @@ def test_self_check_with_hidden_answers(notebook):
 
 
 def test_errata_are_marked(notebook):
-    """The errata found in the deck are flagged in the text."""
+    """The deck's errors are Errata; its conventions (the "illegal stride", P = (F-1)/2, the
+    quiz's weight order) are Notes; both are listed at the end, on two sub-slides."""
     text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
-    assert text.count("**Erratum") >= 6
+    assert text.count("> **Erratum") == 4 and text.count("> **Note") >= 4
+    for note in (
+        "Note (what frameworks do)",
+        "Note (when $P = (F-1)/2$ works)",
+        "Note (the order)",
+    ):
+        assert note in text
+    closing = [c.source for c in notebook.cells if c.source.startswith(("### Errata", "### Notes"))]
+    assert len(closing) == 2 and closing[0].count("\n1. ") == 1 and "4. " in closing[0]
+
+
+def _cells_after(notebook, heading_start: str, count: int) -> list:
+    start = next(i for i, c in enumerate(notebook.cells) if c.source.startswith(heading_start))
+    return notebook.cells[start + 1 : start + 1 + count]
+
+
+def test_learned_filters_are_probed_with_oriented_pictures(notebook):
+    """p. 70: each kernel titled with its best picture over a colour bar; the claim "in one
+    direction" checked against the reversed picture and against the kernels before training."""
+    probe = _cells_after(notebook, "### CNN Learned Filters — what each kernel answers", 1)[0]
+    assert "cu.viz.probe_filters" in probe.source and "cu.viz.draw_filter_probes" in probe.source
+    claim = _cells_after(notebook, "### CNN Learned Filters — one direction each", 1)[0]
+    assert "reversed_stimulus" in claim.source and "initial_layer" in claim.source
+    assert "assert spread.min() > spread_before.max()" in claim.source
+    maps = _cells_after(notebook, "### CNN Learned Filters — the maps on a digit", 1)[0]
+    assert "best[i]" in maps.source  # each map labelled by its filter and best picture
+
+
+def test_receptive_field_back_projection_is_drawn(notebook):
+    """p. 86: the nine 3x3 patches of the layer-1 block on the 7x7 input, and their union."""
+    (drawing,) = _cells_after(notebook, "## Receptive Field — 7×7 input, back to the input", 1)
+    assert "cu.viz.draw_backprojection(input_size=7, kernel_size=3)" in drawing.source
+
+
+def test_the_pixel_erratum_shows_both_outputs(notebook):
+    (table,) = _cells_after(notebook, "### Erratum: the bottom-right pixel", 1)
+    assert "markdown_table" in table.source and "other" in table.source
+
+
+def test_five_maps_are_labelled_by_filter(notebook):
+    (cell,) = [c for c in notebook.cells if c.source.startswith('bank = ["box blur"')]
+    assert "titles=bank" in cell.source
 
 
 def test_notebook_is_clean(notebook):

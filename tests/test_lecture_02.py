@@ -54,8 +54,8 @@ ANCHORS = [
 # Every page of the source deck (Lecture 2's deck in /work/shared/slides), in order: 53 pages. A
 # page's title must start a "slide" or "subslide" heading of the notebook, in this order (the five
 # build-up pages of the 2D example and the second dilated-convolution figure are subslides), and
-# that heading ends with "(deck p. N)". Pages 2-3 ("Questions", "Administrative") have nothing to
-# teach: they are a one-line note on the Roadmap slide, not slides of their own.
+# that heading ends with "(deck p. N)". Pages 2-3 ("Questions", "Administrative") are about the
+# deck's own class, not convolutions: the lecture has no slide for them and says nothing of them.
 DECK_PAGES = [
     "Lecture 2",  # title page: "Convolutional Neural Networks", CS5242
     "Questions",
@@ -496,11 +496,11 @@ def test_headings_carry_their_deck_pages(notebook):
         assert heading.lower().startswith(DECK_PAGES[page - 1].lower()), (page, heading)
 
 
-def test_deck_noise_is_a_note_not_a_slide(notebook):
+def test_deck_noise_is_neither_a_slide_nor_a_note(notebook):
     headings = [PAGE.sub("", h) for h in structure.slide_headings(notebook)]
     assert not any(h.startswith(("Questions", "Administrative")) for h in headings)
     roadmap = next(c.source for c in notebook.cells if c.source.startswith("## Roadmap"))
-    assert "pp. 2–3" in roadmap
+    assert "pp. 2–3" not in roadmap and "nothing to teach" not in roadmap
 
 
 def test_no_notes_about_how_the_material_was_made(notebook):
@@ -555,6 +555,31 @@ def test_errata_and_widget_are_present(notebook):
     text = "\n".join(cell.source for cell in notebook.cells)
     assert text.count("**Erratum") >= 5
     assert "conv_arithmetic_explorer" in text
+
+
+def _cell_after(notebook, heading_start: str):
+    start = next(i for i, c in enumerate(notebook.cells) if c.source.startswith(heading_start))
+    return notebook.cells[start + 1]
+
+
+def test_issue_25_items(notebook):
+    """The explorer hides dilation until it is taught; the MNIST table is a table; the dilated
+    growth is drawn as taps 1, 2, 4 apart; M has a colour legend; the speed demo says what its
+    im2col copies and that the winner depends on the machine."""
+    cells = notebook.cells
+    explorer = next(c for c in cells if c.source.rstrip().endswith("explorer"))
+    assert "show_dilation=False" in explorer.source
+    table = next(c for c in cells if c.source.startswith("MNIST_ERRORS = ["))
+    assert "display(Markdown(cu.viz.markdown_table(" in table.source
+    assert "hide-input" in table.metadata.get("tags", [])
+    growth = _cell_after(notebook, "### Dilated Convolution — the taps, layer by layer")
+    assert "cu.viz.draw_dilated_growth(kernel_size=3, dilations=(1, 2, 4))" in growth.source
+    matrix = _cell_after(notebook, "### Convolution -> affine transformation — $M$")
+    assert "fig.colorbar(" in matrix.source
+    speed = next(c.source for c in cells if c.source.startswith("### How fast is each"))
+    assert "sliding_window_view" in speed and "copies\nnothing" in speed
+    timings = next(c.source for c in cells if c.source.startswith("### How fast — the timings"))
+    assert "depends on the machine" in timings
 
 
 def test_notebook_is_committed_clean(notebook):

@@ -47,12 +47,13 @@ Use the search box (top left) to find a term in every lecture and assignment.
 
 CSS_FILE = "course.css"
 # The theme's header stays at the top of the window while the page scrolls: a link to a heading
-# or anchor must stop below it, not under it. Wide tables scroll inside the page instead of
-# being cut off at the right of the article.
+# or anchor must stop below it, not under it. A wide table wraps its cells (long names in code
+# too) and scrolls inside the article if it is still too wide, instead of being cut off.
 SITE_CSS = """\
 :target, [id] { scroll-margin-top: 5rem; }
 .bd-article table { display: block; max-width: 100%; overflow-x: auto; }
 .bd-article table td, .bd-article table th { white-space: normal; }
+.bd-article table code { white-space: normal; overflow-wrap: anywhere; }
 """
 
 

@@ -45,8 +45,17 @@ from .diagrams import (
     draw_transposed_conv2d,
 )
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
+from .learned_filters import (
+    best_stimuli,
+    draw_filter_probes,
+    oriented_stimuli,
+    probe_filters,
+    reversed_stimulus,
+)
 from .network_graphs import draw_network, draw_pipeline, readable
+from .receptive_fields import draw_backprojection, draw_dilated_growth
 from .slides import fit_for_slides, slide_figures
+from .tables import format_number, markdown_table
 from .training import plot_curves, plot_per_layer
 from .volumes import draw_conv_volume
 
@@ -64,7 +73,16 @@ __all__ = [
     "PAD_COLOR",
     "UNVISITED_COLOR",
     "WINDOW_COLOR",
+    "best_stimuli",
     "continuous_convolution",
+    "draw_backprojection",
+    "draw_dilated_growth",
+    "draw_filter_probes",
+    "format_number",
+    "markdown_table",
+    "oriented_stimuli",
+    "probe_filters",
+    "reversed_stimulus",
     "draw_normalization_cubes",
     "draw_conv1d",
     "draw_conv2d",

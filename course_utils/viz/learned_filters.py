@@ -24,6 +24,17 @@ EDGES |= {"edge ←": 180.0, "edge ↙": 225.0, "edge ↓": 270.0, "edge ↘": 3
 FONTSIZE = 14.0
 
 
+def reversed_stimulus(name: str) -> str:
+    """The stimulus that undoes ``name``: the same edge the other way round, the crossing bar."""
+    if name in EDGES:
+        angle = (EDGES[name] + 180.0) % 360.0
+        return next(other for other, a in EDGES.items() if a == angle)
+    if name in BARS:
+        angle = (BARS[name] + 90.0) % 180.0
+        return next(other for other, a in BARS.items() if a == angle)
+    raise ValueError(f"unknown stimulus {name!r}; expected one of {[*BARS, *EDGES]}")
+
+
 def oriented_stimuli(size: int = 8, width: float = 1.2) -> dict[str, np.ndarray]:
     """Bright-on-dark test images (``size`` x ``size``, values in [0, 1]), by name.
 

@@ -56,7 +56,7 @@ def draw_backprojection(input_size: int = 7, kernel_size: int = 3) -> Figure:
     out_centre = (conv_output_size(middle, k) - 1) // 2
     block = range(out_centre, out_centre + k)  # layer-1 pixels the output reads
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(9.5, 5.2), gridspec_kw={"width_ratios": [middle, n]}
+        1, 2, figsize=(9.5, 4.6), gridspec_kw={"width_ratios": [middle, n]}
     )
     faces = [[OUTPUT_COLOR] * middle for _ in range(middle)]
     for r in block:
@@ -105,9 +105,7 @@ def draw_backprojection(input_size: int = 7, kernel_size: int = 3) -> Figure:
                 )
     start = int(np.argmax(counts.any(axis=1)))
     right.add_patch(
-        Rectangle(
-            (start, -start - field), field, field, fill=False, edgecolor=HIGHLIGHT_COLOR, lw=3.0
-        )
+        Rectangle((start, -start - field), field, field, fill=False, edgecolor="black", lw=3.5)
     )
     right.set_title(
         f"input ({n}×{n}): their {k * k} patches of {k}×{k}\n"
