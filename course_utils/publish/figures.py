@@ -50,10 +50,17 @@ def _course_install_figure_probe():
             data = filename.getvalue() if isinstance(filename, io.BytesIO) else b""
             if kwargs.get("format") == "png" and data[:8] == b"\x89PNG\r\n\x1a\n":
                 width, height = struct.unpack(">II", data[16:24])
+                hidden = {  # tick labels of axes drawn without axis lines
+                    id(label)
+                    for ax in self.figure.axes
+                    if not ax.axison
+                    for axis in (ax.xaxis, ax.yaxis)
+                    for label in axis.get_ticklabels(which="both")
+                }
                 sizes = [
                     float(text.get_fontsize())
                     for text in self.figure.findobj(Text)
-                    if text.get_visible() and text.get_text().strip()
+                    if text.get_visible() and text.get_text().strip() and id(text) not in hidden
                 ]
                 notes.append(
                     {

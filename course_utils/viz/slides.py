@@ -42,8 +42,25 @@ def _check_figure(fig: object) -> None:
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
 
 
+def _hidden_tick_labels(fig: Figure) -> set[int]:
+    """The tick labels of axes drawn without axis lines (``set_axis_off``): never shown."""
+    return {
+        id(label)
+        for ax in fig.axes
+        if not ax.axison
+        for axis in (ax.xaxis, ax.yaxis)
+        for label in axis.get_ticklabels(which="both")
+    }
+
+
 def _texts(fig: Figure) -> list[Text]:
-    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    """The figure's texts a reader sees: visible, not empty, not the labels of a hidden axis."""
+    hidden = _hidden_tick_labels(fig)
+    return [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
 
 
 def smallest_fontsize(fig: Figure) -> float | None:

@@ -24,10 +24,9 @@ def format_number(value: object, digits: int = 3) -> str:
     number = float(value)
     if number.is_integer() and abs(number) < 1e15:
         return f"{int(number):,}"
-    text = f"{number:.{digits}g}"
-    if "e" not in text and abs(number) >= 1000:
+    if abs(number) >= 10 ** (digits - 1):  # no digits after the point to keep
         return f"{number:,.0f}"
-    return text
+    return f"{number:.{digits}g}"
 
 
 def markdown_table(
