@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# `course autograde` grades the solution and the blank release before every class (the canary,
+# course_utils.grading.autograde.run_canary); tests/test_canary.py tests it, other tests would
+# only pay for two more nbgrader runs per class: they skip it.
+os.environ.setdefault("COURSE_CANARY", "0")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

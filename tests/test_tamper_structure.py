@@ -128,7 +128,11 @@ def judged():
         "private-getattr": _submission(PRIVATE_GETATTR),
         "guard-patched": _submission(GUARD_PATCHED),
     }
-    return {name: _judge(graded) for name, graded in cases.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(_judge, cases.values()))
+    return dict(zip(cases, reports, strict=True))
 
 
 def _passed(report) -> bool:

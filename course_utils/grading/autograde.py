@@ -62,6 +62,7 @@ CANARY_SOLUTION = "_canary-solution"
 CANARY_RELEASE = "_canary-release"
 CANARY_IDS = (CANARY_SOLUTION, CANARY_RELEASE)
 CANARY_LOG_DIR = "canary"  # logs/canary/: the canary's logs and its cost per run
+CANARY_ENV_VAR = "COURSE_CANARY"  # "0" skips the canary (test suites only)
 
 
 def autograde(
@@ -76,7 +77,7 @@ def autograde(
     cluster: str | None = None,
     persistent: bool = True,
     bar: bool = False,
-    canary: bool = True,
+    canary: bool | None = None,
 ) -> list[GradeResult]:
     """Autograde each student's submission; never stop at a failure of one student's.
 
@@ -89,10 +90,11 @@ def autograde(
     (:mod:`course_utils.grading.pool`), False in a new nbgrader process per student; ``cluster`` (a Dask
     scheduler's address) grades on that cluster's workers instead (:mod:`course_utils.grading.cluster`).
     ``bar`` shows a progress bar (rate, time left) and a line only per failure or flag.
-    ``canary`` (default) first grades the solution and the release the same way
-    (:func:`run_canary`) and raises ``CourseError`` before any student is graded unless the
-    solution earns full marks and the release 0. A result whose failure lies in the course's
-    own cells says "grader environment: ..." (never a student's 0).
+    ``canary`` (default: on, unless the environment sets ``COURSE_CANARY=0``, which test
+    suites do) first grades the solution and the release the same way (:func:`run_canary`) and
+    raises ``CourseError`` before any student is graded unless the solution earns full marks and
+    the release 0. A result whose failure lies in the course's own cells says "grader
+    environment: ..." (never a student's 0).
     """
     resolve_assignments(root, [assignment])
     setup = setup or GradingSetup(seed=secrets.randbelow(2**32))
@@ -116,10 +118,13 @@ def autograde(
     total, finished, started = len(students), [], time.perf_counter()
     lock = threading.Lock()
 
+    if canary is None:
+        canary = os.environ.get(CANARY_ENV_VAR, "1") != "0"
     progress(
         f"grading {total} submission(s) of {assignment} "
         f"{'in the sandbox' if setup.sandbox else 'WITHOUT a sandbox'}; hidden cases drawn with "
         f"seed {setup.seed} (--seed {setup.seed} draws them again)"
+        + ("" if canary else "; NO canary (a broken grading environment would go unnoticed)")
     )
 
     from course_utils.grading.pool import GraderPool, progress_bar

@@ -128,7 +128,10 @@ def finish_graded(
     result.flags += [f"{note}: check by hand" for note in notes]
     out_of_time, not_run = _timed_out_cells(root, assignment, student, lost)
     if out_of_time:
-        notes.append(f"{out_of_time} cell(s) ran out of time and were stopped (they scored 0)")
+        notes.append(
+            f"{out_of_time} cell(s) ran out of time and were stopped at the time limit "
+            "(they scored 0)"
+        )
     if not_run:
         notes.append(f"{not_run} cell(s) not run: the notebook's time budget was used up")
     if manual:

@@ -104,6 +104,7 @@ class WorkerClient:
         self.cells = cells
         self.setup = list(setup or [])
         self.setup_error = ""  # the source's set-up cells failed in the worker: the grader's fault
+        self.start_failed = ""  # why the student's cells could not start (not tried again)
         self.sandbox = sandbox
         self.limits = limits
         self.startup_seconds = startup_seconds
@@ -158,7 +159,13 @@ class WorkerClient:
         )
         log.close()
         self.starts += 1
-        ready = self._receive(time.monotonic() + self.startup_seconds, "running the answer cells")
+        try:
+            ready = self._receive(
+                time.monotonic() + self.startup_seconds, "running the answer cells"
+            )
+        except TimeoutError as exc:  # the same cells would fail the same way: no second start
+            self.start_failed = str(exc)
+            raise
         if not isinstance(ready, dict) or ready.get("ready") is not True:
             self.stop()
             self.dead_reason = "the process running your code did not start as expected"
@@ -188,6 +195,8 @@ class WorkerClient:
     def begin_cell(self, seconds: float) -> None:
         """Give the next test cell ``seconds``; start the worker again if it died in an earlier one."""
         self.dead_reason = ""
+        if self.process is None and self.start_failed:
+            raise TimeoutError(self.start_failed)
         if self.process is None:
             self.start()
         self.deadline = time.monotonic() + seconds  # the start-up has its own budget
