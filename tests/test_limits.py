@@ -371,3 +371,55 @@ def test_limits_have_the_new_budgets(monkeypatch):
     assert (limits.student_seconds, limits.home_mb, limits.wall_factor) == (77, 9, 10)
     with pytest.raises(ValueError, match="wall_factor"):
         Limits(wall_factor=0)
+
+
+# --------------------------------------------------------------------------------------------
+# The re-run of the tests and the checkers count CPU time too
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fork_server", ["per-student", "off"])
+def test_the_rerun_gives_a_test_cell_cpu_seconds(sandboxed, fork_server):
+    from course_utils.grading.sandbox import zygote
+    from course_utils.grading.verify import WorkerClient
+
+    cells = [
+        "import time\n"
+        "def nap(seconds):\n    time.sleep(seconds)\n    return seconds\n"
+        "def spin():\n    while True:\n        pass\n"
+    ]
+    session = SandboxSession(Limits()).start() if fork_server == "per-student" else None
+    zygote.CURRENT = session
+    client = WorkerClient(cells, sandbox=True, limits=Limits(), startup_seconds=60)
+    try:
+        client.begin_cell(2)
+        assert client.request({"op": "call", "path": "nap", "exercise": "x",
+                               "args": wire.encode([3]), "kwargs": wire.encode({})}) == 3  # fmt: skip
+        client.begin_cell(2)
+        before = client.cpu_seconds()  # the start-up's imports (a worker of its own) and the nap
+        with pytest.raises(TimeoutError, match="took too long"):
+            client.request({"op": "call", "path": "spin", "exercise": "x",
+                            "args": wire.encode([]), "kwargs": wire.encode({})})  # fmt: skip
+        assert 2 <= client.cpu_seconds() - before < 3.5  # stopped at its CPU budget
+    finally:
+        client.stop()
+        zygote.CURRENT = None
+        if session is not None:
+            session.close()
+
+
+def test_a_checkers_time_limit_counts_cpu_time():
+    from course_utils.checks.toolkit import StudentProxy, student_cpu_seconds
+
+    def nap():
+        time.sleep(1.0)
+
+    start = student_cpu_seconds(nap)
+    nap()
+    assert student_cpu_seconds(nap) - start < 0.5  # waiting is free
+
+    class Remote(StudentProxy):
+        def cpu_seconds(self) -> float:
+            return 42.0  # as the grader measured the student's worker
+
+    assert student_cpu_seconds(Remote()) == 42.0

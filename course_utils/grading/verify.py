@@ -34,6 +34,7 @@ from typing import Any
 from course_utils.checks.toolkit import InPlaceChange, LibraryShortcutError, StudentProxy, TorchCall
 from course_utils.grading import wire
 from course_utils.grading.records import report_path
+from course_utils.grading.sandbox import accounting
 from course_utils.grading.sandbox.bubblewrap import (
     Limits,
     end_process_group,
@@ -114,6 +115,10 @@ class WorkerClient:
         self.problems: list[dict[str, Any]] = []
         self.dead_reason = ""
         self.starts = 0
+        # Time is the CPU time of the worker's sandbox (accounting): the same on a busy machine.
+        self.meter: accounting.Meter | None = None
+        self.cpu_deadline: float | None = None
+        self.cpu_spent = 0.0  # CPU seconds of the workers stopped so far
 
     def start(self) -> None:
         from course_utils.grading.sandbox.zygote import current
@@ -147,6 +152,10 @@ class WorkerClient:
             )
         else:
             env = {**os.environ, "MPLBACKEND": "Agg"}
+        watchdog = getattr(session, "watchdog", None)
+        self.meter = watchdog.meter if watchdog is not None else accounting.new_meter()
+        if session is None:
+            command = self.meter.wrap(command)
         log = (self.folder / "stderr.log").open("wb")
         self.process = subprocess.Popen(
             command,
@@ -158,11 +167,13 @@ class WorkerClient:
             start_new_session=True,
         )
         log.close()
+        if isinstance(self.meter, accounting.ProcessMeter):
+            self.meter.add_root(self.process.pid)
+        self._meter_start = self.meter.cpu_seconds()
         self.starts += 1
+        self.begin_budget(self.startup_seconds)  # the start-up has its own budget
         try:
-            ready = self._receive(
-                time.monotonic() + self.startup_seconds, "running the answer cells"
-            )
+            ready = self._receive(self.deadline, "running the answer cells")
         except TimeoutError as exc:  # the same cells would fail the same way: no second start
             self.start_failed = str(exc)
             raise
@@ -184,26 +195,54 @@ class WorkerClient:
 
     def stop(self) -> None:
         if self.process is not None:
+            self.cpu_spent = self.cpu_seconds()
             end_process_group(self.process)
             self.process = None
+            if self.meter is not None and not isinstance(self.meter, accounting.CgroupMeter):
+                self.meter = None  # a session's meter, or a /proc one of an ended process
+            elif self.meter is not None:
+                self.meter.close()
+                self.meter = None
         if self.folder is not None:
             import shutil
 
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the workers of this client used (the student's code, not the grader's)."""
+        if self.meter is None or self.process is None:
+            return self.cpu_spent
+        return self.cpu_spent + self.meter.cpu_seconds() - self._meter_start
+
+    def begin_budget(self, seconds: float) -> None:
+        """From now, ``seconds`` of the worker's CPU time; wall-clock ``wall_factor`` times that."""
+        self.cpu_deadline = self.cpu_seconds() + seconds
+        self.deadline = time.monotonic() + seconds * self.limits.wall_factor
+
     def begin_cell(self, seconds: float) -> None:
-        """Give the next test cell ``seconds``; start the worker again if it died in an earlier one."""
+        """Give the next test cell ``seconds`` of CPU time; start the worker again if it died in an earlier one."""
         self.dead_reason = ""
         if self.process is None and self.start_failed:
             raise TimeoutError(self.start_failed)
         if self.process is None:
             self.start()
-        self.deadline = time.monotonic() + seconds  # the start-up has its own budget
+        self.begin_budget(seconds)
+
+    def _wait(self, fd: int, deadline: float) -> None:
+        """Until ``fd`` has data: TimeoutError once the CPU budget or the wall-clock backstop is used."""
+        import select
+
+        while not select.select([fd], [], [], 0.2)[0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no answer in time")
+            if self.cpu_deadline is not None and self.cpu_seconds() > self.cpu_deadline:
+                raise TimeoutError("the CPU budget is used")
 
     def _receive(self, deadline: float, doing: str) -> Any:
         assert self.process is not None and self.process.stdout is not None
         try:
+            self._wait(self.process.stdout.fileno(), deadline)
             return wire.receive(self.process.stdout.fileno(), deadline)
         except TimeoutError:
             self.stop()
@@ -263,6 +302,10 @@ class RemoteFunction(StudentProxy):
                 "kwargs": wire.encode(dict(kwargs)),
             }
         )
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the student's worker used so far (measured by the grader, not reported)."""
+        return self._client.cpu_seconds()
 
     def call_torch(
         self, exercise: str, arrays: tuple, options: dict, dout: Any, device: str
@@ -611,14 +654,20 @@ def _verify_notebook(
         startup_seconds=limits.notebook_seconds,
         setup=setup,
     )
+    wall = limits.notebook_seconds * limits.wall_factor  # a backstop: the budget is CPU time
+
+    def budget_used() -> bool:
+        used = client.cpu_seconds() > limits.notebook_seconds
+        return used or time.monotonic() - started > wall
+
     try:
         for gid in todo:
             cell_start = time.monotonic()
             verdict = verdicts[gid]
-            if cell_start - started > limits.notebook_seconds:
+            if budget_used():
                 verdict.verified = False
                 verdict.message = (
-                    f"not re-run: verification used its {limits.notebook_seconds} s budget"
+                    f"not re-run: verification used its {limits.notebook_seconds} s of CPU time"
                 )
             else:
                 try:
@@ -634,7 +683,7 @@ def _verify_notebook(
                     verdict.message = f"your code's answer could not be read ({exc})"
             verdict.seconds = round(time.monotonic() - cell_start, 2)
         for gid in failed:  # after every verdict: naming a mistake never takes a verdict's time
-            if time.monotonic() - started <= limits.notebook_seconds:
+            if not budget_used():
                 _explain(verdicts[gid], tests[gid], client, seed, trusted, min(cell_seconds, 60))
     finally:
         report.worker_problems += client.problems

@@ -240,6 +240,9 @@ class GuardedExecute(Execute):  # type: ignore[misc,valid-type]
         self._watchdog: accounting.Watchdog | None = None
         self._cpu_before = 0.0  # CPU seconds of the notebook's earlier kernels (a restart)
         self._meter_start = 0.0
+        # After a cell's reply, the wait for its last output is wall-clock time too: stretch it
+        # as the other backstops, so a busy machine does not lose a cell that had finished.
+        self.iopub_timeout = max(self.iopub_timeout, 4 * self._limits.wall_factor)
         wall = self._wall_backstop()
         if wall is not None:
             text = (
