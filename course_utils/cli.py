@@ -31,6 +31,9 @@ Typical term:
   course collect assignment1        the same through nbgrader's exchange (JupyterHub);
   course autograde assignment1      then grade what was collected
   course feedback assignment1       HTML feedback per student, hidden tests removed
+  course report assignment1         what the class got wrong: mistakes, parts, flags
+                                    (grades/assignment1-report.html and .csv; also
+                                    written after every autograde)
   course export                     every grade in the gradebook to grades/grades.csv
   course env                        versions and the device torch will use
   course build                      everything above that needs no students, plus
@@ -151,6 +154,10 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
             root, args.assignment, [r.student for r in results if r.ok]
         )
         print(f"feedback: {len(files)} file(s) in {root / records.FEEDBACK_DIR}")
+    try:  # the grades stand whatever happens to the report
+        _write_report(root, args.assignment)
+    except Exception as exc:  # noqa: BLE001
+        print(f"report not written: {type(exc).__name__}: {exc} (course report {args.assignment})")
     if failed:
         print(f"exit status {min(len(failed), 100)}: the number of submissions not graded")
     return min(len(failed), 100)
@@ -229,6 +236,27 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
         f"{len(files)} feedback file(s): visible tests and each failed test's message; "
         "no hidden tests, seeds or grader paths"
     )
+    return 0
+
+
+def _write_report(root: Path, assignment: str, site: str | None = None, to: str | None = None):
+    from course_utils.grading import report
+
+    folder = Path(to) if to else None
+    page, table, made = report.write_report(root, assignment, folder=folder, site=site)
+    print(
+        f"report: {page} and {table} ({len(made.mistakes)} named mistake(s), "
+        f"{len(made.flags)} flagged, {made.seconds:.1f} s)"
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    root = _root(args)
+    records.resolve_assignments(root, [args.assignment])
+    try:
+        _write_report(root, args.assignment, args.site, args.to)
+    except ValueError as exc:
+        raise records.CourseError(str(exc)) from exc
     return 0
 
 
@@ -427,6 +455,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.set_defaults(func=_cmd_feedback)
+
+    p = commands.add_parser(
+        "report", help="what the class got wrong: an HTML page and a CSV from the grading records"
+    )
+    p.add_argument("assignment")
+    p.add_argument("--site", help="the reading site's address (default: _build/site, relative)")
+    p.add_argument("--to", help="folder for the report (default grades/)")
+    p.set_defaults(func=_cmd_report)
 
     p = commands.add_parser("env", help="versions and the device torch will use (GPU or CPU)")
     p.set_defaults(func=_cmd_env)

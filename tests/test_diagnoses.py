@@ -253,7 +253,7 @@ def test_the_re_run_names_the_mistake_of_a_failed_cell_and_keeps_its_grade():
     report = _verify(ANSWERS["flipped"], {"test_single": 0, "test_other": 1})
     cells = {c.grade_id: c for c in report.cells}
     single = cells["test_single"]
-    assert single.explained and single.verified is None
+    assert single.explained == "failed" and single.verified is None
     assert single.diagnoses == ["a1.conv1d_single.flipped-kernel"]
     assert single.failed_cases == "visible"
     assert cells["test_other"].verified is True and not cells["test_other"].diagnoses

@@ -25,6 +25,10 @@ ENGINE_LAYERS = [
     {"records", "roster", "sandbox", "wire", "worker"},
     {"normalize", "integrity", "feedback", "sanitize"},
     {"verify", "gradebook"},
+    # what the class got wrong, from the gradebook and the records (checks.diagnoses, the
+    # catalogue of mistakes, is the teaching library's: the engine reads it, checks never
+    # import the engine)
+    {"report"},
     {"intake"},
     {"lms"},
     {"submission"},

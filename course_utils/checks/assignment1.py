@@ -117,6 +117,12 @@ def _single_bugs(x: np.ndarray, w: np.ndarray, expected: np.ndarray) -> list[Bug
         ),
         (
             "off-by-one",
+            "the last output is never computed (it stays 0): the loop stops one window short; "
+            "loop over range(L - K + 1).",
+            lambda: np.concatenate([expected[:-1], [0.0]]),
+        ),
+        (
+            "off-by-one",
             "the first output is missing: the first window starts at t = 0.",
             lambda: expected[1:],
         ),
