@@ -94,12 +94,12 @@ def _with_answer(notebook, grade_id: str, source: str):
     return changed
 
 
-def _course(folder: Path, setup_extra: str = "") -> Path:
-    """A course of Assignment 1 in ``folder``, released; ``setup_extra`` is appended to its set-up."""
+def _course(folder: Path, setup_first: str = "") -> Path:
+    """A course of Assignment 1 in ``folder``, released; ``setup_first`` opens its set-up cell."""
     folder.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", folder)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, folder / "solutions" / ASSIGNMENT)
-    if setup_extra:
+    if setup_first:
         path = folder / "solutions" / ASSIGNMENT / NOTEBOOK
         notebook = nbformat.read(path, as_version=4)
         setup = next(
@@ -107,7 +107,7 @@ def _course(folder: Path, setup_extra: str = "") -> Path:
             for c in notebook.cells
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
         )
-        setup.source += setup_extra
+        setup.source = setup_first + setup.source
         nbformat.write(notebook, path)
     gradebook.release(folder, [ASSIGNMENT], progress=lambda _: None)
     return folder
@@ -248,7 +248,7 @@ def broken_course(tmp_path_factory):
     """A course whose set-up cell needs a course_utils other than the one installed here."""
     course = _course(
         tmp_path_factory.mktemp("broken") / "course",
-        "\nimport course_utils.checks.assignment1_of_another_course_utils\n",
+        "import course_utils.checks.assignment1_of_another_course_utils\n",
     )
     solution = nbformat.read(course / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     _collect(course, {"alice": solution})
