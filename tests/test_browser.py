@@ -201,3 +201,52 @@ def test_browser_check_catches_remote_requests_tex_and_overflow(chromium, tmp_pa
     assert any("x^2" in text for text in result.unrendered_tex)
     assert [s.heading for s in result.overflowing] == ["Too tall"]
     assert result.overflowing[0].screenshot.is_file()
+
+
+# ------------------------------------------------------------------ slide style (issue 25)
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_no_assert_in_the_code_a_deck_shows(path, executed):
+    """Every assert runs hidden (hide-input): the exported deck's visible code has none."""
+    _, deck = executed(path)
+    html = deck.read_text(encoding="utf-8")
+    assert '<span class="k">assert</span>' not in html, f"{deck.name} shows an assert on a slide"
+
+
+_ANCHOR_JS = """(id) => {
+  const anchor = document.getElementById(id);
+  const bar = document.querySelector('.bd-header-article');
+  const headings = [...document.querySelectorAll('h1, h2, h3')];
+  const next = headings.find(h => anchor.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {bar: bar ? bar.getBoundingClientRect().bottom : 0,
+          heading: next.getBoundingClientRect().top, height: window.innerHeight};
+}"""
+_TABLES_JS = """() => [...document.querySelectorAll('.bd-article table')].map(
+  t => [t.scrollWidth, t.clientWidth, t.textContent.trim().slice(0, 30)])"""
+
+
+def test_site_titles_links_and_tables(built_site, chromium):
+    """Clean lecture titles in the contents; a link to a section shows its heading below the
+    sticky header; Assignment 1's tables fit the article; hidden code is folded."""
+    context = chromium.new_context(viewport=browser.VIEWPORT)
+    page = context.new_page()
+    try:
+        lecture = built_site / f"lectures/{LECTURES[0].stem}.html"
+        for anchor in ("stride", "receptive-field", "errata"):
+            page.goto(lecture.resolve().as_uri() + "#" + anchor)
+            page.wait_for_timeout(500)
+            where = page.evaluate(_ANCHOR_JS, anchor)
+            assert where["bar"] <= where["heading"] < where["height"] / 2, (anchor, where)
+        titles = page.evaluate(
+            "() => [...document.querySelectorAll('nav.bd-links a')].map(a => a.textContent.trim())"
+        )
+        for path in LECTURES:
+            assert site.lecture_title(notebooks.read_notebook(path)) in titles
+        assert not [t for t in titles if "(deck" in t], titles
+        assert page.locator("details.above-input").count() > 10  # folded support code
+        page.goto((built_site / "assignments/assignment1/conv1d.html").resolve().as_uri())
+        tables = page.evaluate(_TABLES_JS)
+        assert tables and all(scroll <= client + 1 for scroll, client, _ in tables), tables
+    finally:
+        context.close()

@@ -53,7 +53,7 @@ SITE_CSS = """\
 :target, [id] { scroll-margin-top: 5rem; }
 .bd-article table { display: block; max-width: 100%; overflow-x: auto; }
 .bd-article table td, .bd-article table th { white-space: normal; }
-.bd-article table code { white-space: normal; overflow-wrap: anywhere; }
+.bd-article table code, .bd-article table code span.pre { white-space: normal; overflow-wrap: anywhere; }
 """
 
 

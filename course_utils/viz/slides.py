@@ -25,6 +25,7 @@ SLIDE_IMAGE_PX = 895  # the widest an output image is shown, in slide pixels
 SLIDE_SCALE = 0.987  # screen pixels per slide pixel: the 960x700 slide on a 1280x720 screen
 MIN_TEXT_PX = 16
 MAX_DPI_SCALE = 2.0  # never draw a figure at more than twice its resolution
+MAX_GROWN_HEIGHT_PX = 400  # a figure enlarged whole stays at most this tall (slide pixels)
 ROUNDS = 3
 MARGIN = 1.02  # aim 2 % above the minimum: rounding and a crop that grows with the text
 
@@ -112,8 +113,10 @@ def fit_for_slides(fig: Figure, minimum_px: float = MIN_TEXT_PX, measure: bool =
     """Make the smallest text of ``fig`` at least ``minimum_px`` on a 1280x720 slide; return it.
 
     First the resolution goes up (at most ``MAX_DPI_SCALE`` times, and only while the image
-    still fits the slide's width unshrunk), which enlarges the figure whole; then any text still
-    too small is raised to the size that reaches ``minimum_px`` at the figure's width. The width
+    still fits the slide's width unshrunk and stays under ``MAX_GROWN_HEIGHT_PX`` tall, so that
+    the slide keeps room for its heading and text), which enlarges the figure whole; then any
+    text still too small is raised to the size that reaches ``minimum_px`` at the figure's width.
+    The width
     is ``estimated_width_px`` (no drawing), or with ``measure`` the cropped PNG's, drawn and
     checked again up to ``ROUNDS`` times.
     """
@@ -131,7 +134,9 @@ def fit_for_slides(fig: Figure, minimum_px: float = MIN_TEXT_PX, measure: bool =
             return fig
         factor = minimum_px * MARGIN / px
         room = SLIDE_IMAGE_PX / width  # how much larger the image may get without shrinking
-        dpi_factor = min(factor, max(room, 1.0), MAX_DPI_SCALE)
+        height = (fig.get_figheight() + 2 * mpl.rcParams["savefig.pad_inches"]) * fig.dpi
+        tall = MAX_GROWN_HEIGHT_PX / height  # nor grow taller than a slide has room for
+        dpi_factor = min(factor, max(min(room, tall), 1.0), MAX_DPI_SCALE)
         if dpi_factor > 1.0 + 1e-3:
             fig.set_dpi(fig.dpi * dpi_factor)
             factor /= dpi_factor
