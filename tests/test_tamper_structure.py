@@ -222,3 +222,18 @@ def test_the_pipe_bomb_in_the_sandbox():
     assert [c.verified for c in report.cells] == [False], report.cells
     honest = _judge(_submission(top="%matplotlib inline"), sandbox=True)
     assert _passed(honest) and honest.flags == []
+
+
+def test_a_cell_stopped_for_time_is_read_but_not_run_again():
+    graded = _submission(end="import subprocess\nwhile True:\n    pass")
+    graded.cells[-1].outputs = [
+        nbformat.v4.new_output(
+            "error", ename="CellTimeoutError", evalue="this cell used its 20 s", traceback=[]
+        )
+    ]
+    run = verify.student_cells(graded, _source())
+    read = verify.student_cells(graded, _source(), lost=True)
+    assert [name for name, _ in read] == [*(name for name, _ in run), "code cell 5 (added)"]
+    report = _judge(graded)
+    assert _passed(report), report.cells
+    assert any("imports subprocess" in flag for flag in report.flags), report.flags

@@ -372,15 +372,16 @@ def setup_cells(source_notebook: dict[str, Any]) -> list[str]:
 
 
 def student_cells(
-    graded_notebook: dict[str, Any], source_notebook: dict[str, Any]
+    graded_notebook: dict[str, Any], source_notebook: dict[str, Any], lost: bool = False
 ) -> list[tuple[str, str]]:
     """Return (name, source) of every cell of the submission that is the student's, in its order.
 
     The source notebook says which cells are the course's: its test cells and its other locked
     cells (the set-up, demos, timings) are left out, wherever they stand in the submission; its
     answer cells (by ``grade_id``) and every cell the student added are kept, a cell above the
-    set-up cell too. So are not the cells the notebook run lost to a dead or unresponsive
-    kernel: they are graded as lost, not run again.
+    set-up cell too. The cells the notebook run lost to a dead or unresponsive kernel (or stopped
+    for time) are kept only with ``lost=True`` (the integrity report reads them; the worker does
+    not run them again: they are graded as lost).
     """
     course = {
         _nbgrader(c).get("grade_id")
@@ -396,7 +397,9 @@ def student_cells(
         if grade_id in course:
             continue
         outputs = cell.get("outputs", [])
-        if any(isinstance(o, dict) and o.get("ename") in LOST_CELL_ERRORS for o in outputs):
+        if not lost and any(
+            isinstance(o, dict) and o.get("ename") in LOST_CELL_ERRORS for o in outputs
+        ):
             continue
         if grade_id and _nbgrader(cell).get("solution"):
             name = f"answer cell {grade_id}"
@@ -630,8 +633,9 @@ def _verify_notebook(
 
     setup = setup_cells(source_nb)
     theirs = student_cells(graded_nb, source_nb)
+    read = student_cells(graded_nb, source_nb, lost=True)  # every one is read, run or not
     flags, unreadable = read_cells(
-        [source for _, source in theirs], label=name, names=[n for n, _ in theirs]
+        [source for _, source in read], label=name, names=[n for n, _ in read]
     )
     report.flags += flags + unreadable
     if unreadable:  # what cannot be read cannot be trusted: its notebook's tests score 0
