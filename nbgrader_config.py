@@ -5,10 +5,10 @@ Environment variables, so one file serves a laptop, a JupyterHub and CI:
   COURSE_EXCHANGE      the exchange folder (default: exchange/ next to this file)
   COURSE_DB_URL        gradebook URL (default: SQLite file gradebook.db next to this file);
                        e.g. postgresql://user:password@host/cnn_course for several graders at once
-  COURSE_CELL_TIMEOUT  seconds one cell may run during autograding (default 60)
+  COURSE_CELL_TIMEOUT  CPU seconds one cell may use during autograding (default 60)
   COURSE_SANDBOX       0 runs student kernels without the bubblewrap sandbox (default: sandboxed)
   COURSE_LIMIT_*       sandbox limits: MEMORY_MB, CPU_SECONDS, PROCESSES, FILE_SIZE_MB, OUTPUT_KB,
-                       NOTEBOOK_SECONDS (defaults in course_utils.grading.sandbox.bubblewrap.Limits; `course autograde`
+                       NOTEBOOK_SECONDS, STUDENT_SECONDS, HOME_MB, TMP_MB, WALL_FACTOR (defaults in course_utils.grading.sandbox.bubblewrap.Limits; `course autograde`
                        sets them from its options)
 """
 
@@ -30,11 +30,12 @@ c.CourseDirectory.release_directory = "assignments"
 if os.environ.get("COURSE_DB_URL"):
     c.CourseDirectory.db_url = os.environ["COURSE_DB_URL"]
 
-# A cell that runs longer than this is interrupted; the rest of the notebook is still graded.
+# A cell that uses more CPU seconds than this is interrupted (wall-clock time is only a backstop,
+# Limits.wall_factor times this); the rest of the notebook is still graded.
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
 
 # Student kernels run in a bubblewrap sandbox (course_utils.grading.sandbox) with resource limits, and
-# the notebook as a whole has a budget of time and of output bytes, counted by the grader.
+# the notebook as a whole has a budget of CPU time and of output bytes, counted by the grader.
 c.Autograde.autograde_preprocessors = [
     "course_utils.grading.sandbox.kernel.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
