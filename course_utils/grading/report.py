@@ -679,7 +679,8 @@ def render_html(report: Report, site: str) -> str:
     out.append("<h2>Per part</h2>")
     out.append(
         "<table><tr><th>part</th><th>tests</th><th>points</th><th>visible tests passed</th>"
-        "<th>hidden tests passed</th><th>median points</th><th>time-outs</th><th>crashes</th></tr>"
+        "<th>hidden tests passed (of those who passed the visible)</th><th>median points</th>"
+        "<th>time-outs</th><th>crashes</th></tr>"
     )
     for part in report.parts:
         tests = ", ".join(_e(c.grade_id) for c in part.cells)
@@ -691,9 +692,10 @@ def render_html(report: Report, site: str) -> str:
         )
     out.append("</table>")
     out.append(
-        "<p>Visible and hidden: of the students whose result in a test is known, the share that "
-        "passed its visible cases and its hidden cases (a test fails at its first failing case; "
-        "a large gap means answers tuned to the visible cases).</p>"
+        "<p>Visible: of the students whose result is known, the share that passed a test's "
+        "visible cases; hidden: of those, the share that passed its hidden cases too (a test "
+        "stops at its first failing case). A large gap means answers tuned to the visible "
+        "cases.</p>"
     )
     if report.totals:
         png = base64.b64encode(_histogram_png(report)).decode("ascii")
@@ -720,7 +722,10 @@ def render_html(report: Report, site: str) -> str:
         out.append("</table>")
     else:
         out.append("<p>No student made a mistake of this assignment in another one too.</p>")
-    out.append(f"<p class='ids'>Built in {report.seconds:.1f} s from the gradebook and logs/.</p>")
+    out.append(
+        f"<p class='ids'>Read and counted in {report.seconds:.1f} s from the gradebook and "
+        "logs/ (no notebook was run).</p>"
+    )
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

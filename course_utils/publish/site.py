@@ -219,6 +219,8 @@ def prepare_source(root: Path, executed_lectures: list[Path], build_dir: Path) -
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, source / name)
         guides.append(name.with_suffix("").as_posix())
+    if (root / DOCS_DIR / "images").is_dir():  # the pictures the guides show
+        shutil.copytree(root / DOCS_DIR / "images", source / DOCS_DIR / "images")
     offline.copy_assets(source / "_static")
     shutil.rmtree(source / "_static" / offline.REVEAL_DIR)  # the site needs MathJax only
     (source / "intro.md").write_text(INTRO.format(title=TITLE), encoding="utf-8")
