@@ -5,10 +5,10 @@ its contents): at its own size up to ``SLIDE_IMAGE_PX`` slide pixels wide, shrun
 when wider, and reveal.js draws the whole slide at ``SLIDE_SCALE`` screen pixels per slide
 pixel. ``text_px`` turns a font size into screen pixels on that slide.
 
-``fit_for_slides(fig)`` makes the smallest text of a figure at least ``MIN_TEXT_PX`` there. A
-figure narrower than the slide is first drawn at a higher resolution, which enlarges it whole
-and keeps its layout; what is still missing (a full-width figure) is made up by raising every
-text that is too small. ``slide_figures()``, called once in a lecture's set-up cell, does this
+``fit_for_slides(fig)`` makes the smallest text of a figure at least ``MIN_TEXT_PX`` there:
+text a little too small is raised; a narrow figure with much too small text is first drawn at
+a higher resolution, which enlarges it whole and keeps its layout, and what is still missing
+is made up by raising every text that is too small. ``slide_figures()``, called once in a lecture's set-up cell, does this
 to every figure the notebook shows.
 """
 
@@ -26,6 +26,9 @@ SLIDE_SCALE = 0.987  # screen pixels per slide pixel: the 960x700 slide on a 128
 MIN_TEXT_PX = 16
 MAX_DPI_SCALE = 2.0  # never draw a figure at more than twice its resolution
 MAX_GROWN_HEIGHT_PX = 400  # a figure enlarged whole stays at most this tall (slide pixels)
+# Text up to this factor too small is only made larger; a figure is enlarged whole (more pixels
+# to draw, a taller slide) only for text much smaller than that.
+TEXT_ONLY_FACTOR = 1.35
 ROUNDS = 3
 MARGIN = 1.02  # aim 2 % above the minimum: rounding and a crop that grows with the text
 
@@ -112,10 +115,12 @@ def estimated_width_px(fig: Figure) -> float:
 def fit_for_slides(fig: Figure, minimum_px: float = MIN_TEXT_PX, measure: bool = False) -> Figure:
     """Make the smallest text of ``fig`` at least ``minimum_px`` on a 1280x720 slide; return it.
 
-    First the resolution goes up (at most ``MAX_DPI_SCALE`` times, and only while the image
-    still fits the slide's width unshrunk and stays under ``MAX_GROWN_HEIGHT_PX`` tall, so that
-    the slide keeps room for its heading and text), which enlarges the figure whole; then any
-    text still too small is raised to the size that reaches ``minimum_px`` at the figure's width.
+    Text at most ``TEXT_ONLY_FACTOR`` times too small is simply raised. For smaller text the
+    resolution goes up first (at most ``MAX_DPI_SCALE`` times, and only while the image still
+    fits the slide's width unshrunk and stays under ``MAX_GROWN_HEIGHT_PX`` tall, so that the
+    slide keeps room for its heading and text), which enlarges the figure whole and keeps its
+    layout; then any text still too small is raised to the size that reaches ``minimum_px`` at
+    the figure's width.
     The width
     is ``estimated_width_px`` (no drawing), or with ``measure`` the cropped PNG's, drawn and
     checked again up to ``ROUNDS`` times.
@@ -137,6 +142,8 @@ def fit_for_slides(fig: Figure, minimum_px: float = MIN_TEXT_PX, measure: bool =
         height = (fig.get_figheight() + 2 * mpl.rcParams["savefig.pad_inches"]) * fig.dpi
         tall = MAX_GROWN_HEIGHT_PX / height  # nor grow taller than a slide has room for
         dpi_factor = min(factor, max(min(room, tall), 1.0), MAX_DPI_SCALE)
+        if factor <= TEXT_ONLY_FACTOR:  # a little larger text is enough, and costs no pixels
+            dpi_factor = 1.0
         if dpi_factor > 1.0 + 1e-3:
             fig.set_dpi(fig.dpi * dpi_factor)
             factor /= dpi_factor
