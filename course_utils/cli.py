@@ -379,7 +379,9 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the hidden cases (default: drawn per run and printed, to reproduce a run)",
     )
-    limits = p.add_argument_group("sandbox limits (defaults: course_utils.grading.sandbox.bubblewrap.Limits)")
+    limits = p.add_argument_group(
+        "sandbox limits (defaults: course_utils.grading.sandbox.bubblewrap.Limits)"
+    )
     for name, unit in [
         ("memory-mb", "memory per process, MB (3072)"),
         ("cpu-seconds", "CPU seconds per process (900)"),

@@ -285,7 +285,8 @@ def test_functions_given_to_numeric_gradient_live_at_module_level():
         assignment3.mix_rows,
     ):
         assert (
-            f.__module__.startswith("course_utils.checks.assignment3.") and "<locals>" not in f.__qualname__
+            f.__module__.startswith("course_utils.checks.assignment3.")
+            and "<locals>" not in f.__qualname__
         )
 
 

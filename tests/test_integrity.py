@@ -92,4 +92,6 @@ def test_private_parts_are_flagged_by_getattr_and_by_import(source):
 
 
 def test_public_getattr_is_not_flagged():
-    assert scan_source("import numpy as np\nf = getattr(np, 'maximum')\nn = getattr(x, 'shape')") == []
+    assert (
+        scan_source("import numpy as np\nf = getattr(np, 'maximum')\nn = getattr(x, 'shape')") == []
+    )

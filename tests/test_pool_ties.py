@@ -72,4 +72,6 @@ def test_another_tie_convention_fails_the_ties_test(rule):
 
 def test_the_first_maximum_passes_both():
     for check in (checks.check_max_pool2d_backward, checks.check_max_pool2d_ties):
-        assert "cases passed" in run_quietly(lambda check=check: check(_forward, _backward("first")))
+        assert "cases passed" in run_quietly(
+            lambda check=check: check(_forward, _backward("first"))
+        )

@@ -42,7 +42,10 @@ def _worker(session: SandboxSession, cells: list[str]) -> subprocess.Popen:
     program.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     give_to_sandbox(folder)
     command = session.command(
-        "worker", ["course_utils.grading.worker", str(program)], folder, sandbox_env({"MPLBACKEND": "Agg"})
+        "worker",
+        ["course_utils.grading.worker", str(program)],
+        folder,
+        sandbox_env({"MPLBACKEND": "Agg"}),
     )
     return subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE

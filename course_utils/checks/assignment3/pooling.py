@@ -39,7 +39,6 @@ from ._shared import (
     _unpack,
 )
 
-
 # Deck 000's 6x6 map with its ties broken (distinct offsets of at most 0.35 on integers): with
 # 3x3 windows at stride 1 the map has windows whose maximum ties, and this check prices only
 # the gradient's routing; which tied maximum wins is check_max_pool2d_ties' (1 point) alone.
