@@ -516,3 +516,97 @@ def test_no_progress_bars_on_the_slides(notebook):
     for cell in notebook.cells:
         if cell.cell_type == "code" and "cu.training.train(" in cell.source:
             assert "progress=False" in cell.source, cell.source[:80]
+
+
+# ------------------------------------------------------------------ widgets (issue 26, item 6)
+WIDGET_CELLS = {
+    "stride_explorer = cu.widgets.conv_arithmetic_explorer(": "2D convolution: stride",
+    "init_slider = precomputed_slider(": "Initialization (for ReLUs)",
+    "lr_slider = precomputed_slider(": "Baby-sitting",
+}
+
+
+def test_three_widgets_each_on_its_own_subslide(notebook):
+    """The stride/padding explorer, the weight-std slider and the learning-rate slider: each is
+    built in a hidden support cell right under a sub-slide heading of its deck page."""
+    for start, title in WIDGET_CELLS.items():
+        index = next(i for i, c in enumerate(notebook.cells) if c.source.startswith(start))
+        cell = notebook.cells[index]
+        assert "hide-input" in cell.metadata.get("tags", []), start
+        heading = next(c for c in reversed(notebook.cells[:index]) if c.cell_type == "markdown")
+        assert heading.metadata["slideshow"]["slide_type"] == "subslide", start
+        assert heading.source.startswith(f"### {title}") and "explore" in heading.source, start
+
+
+def test_precomputed_slider_redraws_the_chosen_value():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from course_utils.viz.training_sliders import precomputed_slider
+
+    def draw(value):
+        fig, ax = plt.subplots()
+        ax.set_title(f"v = {value}")
+        return fig
+
+    slider = precomputed_slider([0.1, 1.0, 10.0], draw, "x", value=1.0)
+    assert slider.values == [0.1, 1.0, 10.0] and slider.figure.axes[0].get_title() == "v = 1.0"
+    slider.slider.value = 10.0
+    assert slider.value == 10.0 and slider.figure.axes[0].get_title() == "v = 10.0"
+    with pytest.raises(ValueError):
+        precomputed_slider([1, 2], draw, "x", value=3)
+
+
+def test_stride_explorer_follows_the_output_size_formula():
+    from course_utils import widgets
+
+    explorer = widgets.conv_arithmetic_explorer(5, 3, stride=2, padding=1, show_dilation=False)
+    assert explorer.output_size == 3
+    explorer.sliders["stride"].value = 1
+    assert explorer.output_size == 5  # padding 1 keeps the size at stride 1
+    explorer.sliders["padding"].value = 0
+    assert explorer.output_size == 3
+
+
+def test_init_std_slider_small_std_shrinks_large_std_explodes():
+    """The slider's grid: 20 ReLU layers of width 256; below He's std the variance shrinks layer
+    by layer, at He's it stays, above it explodes, each layer by the factor M Var[w] / 2."""
+    he = (2 / 256) ** 0.5
+    ratios = {}
+    for std in (0.01, 0.06, he, 0.12, 1.0):
+        gen = torch.Generator().manual_seed(0)
+        h, forward = torch.randn(200, 256, dtype=F64, generator=gen), []
+        for _ in range(20):
+            h = torch.relu(h @ (torch.randn(256, 256, dtype=F64, generator=gen) * std).T)
+            forward.append(float(h.var()))
+        ratios[std] = forward[-1] / forward[0]
+        predicted = (256 * std**2 / 2) ** 19
+        assert abs(np.log(ratios[std] / predicted)) < np.log(3), std
+    assert ratios[0.01] < 1e-30 and ratios[0.06] < 1e-3
+    assert 0.1 < ratios[he] < 10
+    assert ratios[0.12] > 1e3 and ratios[1.0] > 1e30
+
+
+def test_learning_rate_slider_too_small_barely_moves_too_large_diverges():
+    """The slider's extreme runs (4 epochs of SGD, batches of 64, the lecture's seed): 0.001 stays
+    at ln 10, 3.0 ends at chance; 0.5 learns."""
+    from course_utils import data, digits_nets, training
+
+    train_loader, test_loader = data.digits_dataloaders(batch_size=64)
+    runs = {}
+    for lr in (0.001, 0.5, 3.0):
+        torch.manual_seed(0)
+        runs[lr] = training.train(
+            digits_nets.mlp([64, 32, 10]),
+            train_loader,
+            test_loader=test_loader,
+            epochs=4,
+            lr=lr,
+            optimizer="sgd",
+            progress=False,
+        )
+    assert abs(runs[0.001].epoch_losses[-1] - np.log(10)) < 0.1
+    assert runs[3.0].test_accuracy[-1] < 0.2
+    assert runs[0.5].test_accuracy[-1] > 0.85
