@@ -521,13 +521,13 @@ def test_no_progress_bars_on_the_slides(notebook):
 # ------------------------------------------------------------------ widgets (issue 26, item 6)
 WIDGET_CELLS = {
     "stride_explorer = cu.widgets.conv_arithmetic_explorer(": "2D convolution: stride",
-    "init_slider = precomputed_slider(": "Initialization (for ReLUs)",
-    "lr_slider = precomputed_slider(": "Baby-sitting",
+    "init_picker = precomputed_picker(": "Initialization (for ReLUs)",
+    "lr_picker = precomputed_picker(": "Baby-sitting",
 }
 
 
 def test_three_widgets_each_on_its_own_subslide(notebook):
-    """The stride/padding explorer, the weight-std slider and the learning-rate slider: each is
+    """The stride/padding explorer, the weight-std picker and the learning-rate picker: each is
     built in a hidden support cell right under a sub-slide heading of its deck page."""
     for start, title in WIDGET_CELLS.items():
         index = next(i for i, c in enumerate(notebook.cells) if c.source.startswith(start))
@@ -538,25 +538,25 @@ def test_three_widgets_each_on_its_own_subslide(notebook):
         assert heading.source.startswith(f"### {title}") and "explore" in heading.source, start
 
 
-def test_precomputed_slider_redraws_the_chosen_value():
+def test_precomputed_picker_redraws_the_chosen_value():
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from course_utils.viz.training_sliders import precomputed_slider
+    from course_utils.viz.precomputed_picker import precomputed_picker
 
     def draw(value):
         fig, ax = plt.subplots()
         ax.set_title(f"v = {value}")
         return fig
 
-    slider = precomputed_slider([0.1, 1.0, 10.0], draw, "x", value=1.0)
-    assert slider.values == [0.1, 1.0, 10.0] and slider.figure.axes[0].get_title() == "v = 1.0"
-    slider.slider.value = 10.0
-    assert slider.value == 10.0 and slider.figure.axes[0].get_title() == "v = 10.0"
+    picker = precomputed_picker([0.1, 1.0, 10.0], draw, "x", value=1.0)
+    assert picker.values == [0.1, 1.0, 10.0] and picker.figure.axes[0].get_title() == "v = 1.0"
+    picker.buttons.value = 10.0
+    assert picker.value == 10.0 and picker.figure.axes[0].get_title() == "v = 10.0"
     with pytest.raises(ValueError):
-        precomputed_slider([1, 2], draw, "x", value=3)
+        precomputed_picker([1, 2], draw, "x", value=3)
 
 
 def test_stride_explorer_follows_the_output_size_formula():
@@ -570,8 +570,8 @@ def test_stride_explorer_follows_the_output_size_formula():
     assert explorer.output_size == 3
 
 
-def test_init_std_slider_small_std_shrinks_large_std_explodes():
-    """The slider's grid: 20 ReLU layers of width 256; below He's std the variance shrinks layer
+def test_init_std_picker_small_std_shrinks_large_std_explodes():
+    """The picker's grid: 20 ReLU layers of width 256; below He's std the variance shrinks layer
     by layer, at He's it stays, above it explodes, each layer by the factor M Var[w] / 2."""
     he = (2 / 256) ** 0.5
     ratios = {}
@@ -589,8 +589,8 @@ def test_init_std_slider_small_std_shrinks_large_std_explodes():
     assert ratios[0.12] > 1e3 and ratios[1.0] > 1e30
 
 
-def test_learning_rate_slider_too_small_barely_moves_too_large_diverges():
-    """The slider's extreme runs (4 epochs of SGD, batches of 64, the lecture's seed): 0.001 stays
+def test_learning_rate_picker_too_small_barely_moves_too_large_diverges():
+    """The picker's extreme runs (4 epochs of SGD, batches of 64, the lecture's seed): 0.001 stays
     at ln 10, 3.0 ends at chance; 0.5 learns."""
     from course_utils import data, digits_nets, training
 

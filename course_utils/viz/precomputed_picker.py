@@ -1,9 +1,10 @@
-"""A slider over precomputed results (Lecture 3): initialisation std, learning rate.
+"""A picker over precomputed results (Lecture 3): initialisation std, learning rate.
 
-The expensive part (simulating a deep stack, training a small net) runs once per slider value
-before the widget is built; moving the slider only redraws. ``draw(value)`` returns a matplotlib
+The expensive part (simulating a deep stack, training a small net) runs once per value
+before the widget is built; choosing another value only redraws. The control is a row of toggle
+buttons (a few values, in order), which the static export shows as the chosen value. ``draw(value)`` returns a matplotlib
 figure; the widget shows it in an ``Output`` (so an exported page shows the first state) and keeps
-``value`` and ``figure`` as plain Python, so tests drive it headless by setting the slider.
+``value`` and ``figure`` as plain Python, so tests drive it headless by setting ``buttons.value``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from IPython import get_ipython
 from IPython.display import display
 from matplotlib.figure import Figure
 
-__all__ = ["PrecomputedSlider", "precomputed_slider"]
+__all__ = ["PrecomputedPicker", "precomputed_picker"]
 
 
-class PrecomputedSlider:
-    """A ``SelectionSlider`` over ``values`` that redraws ``draw(value)`` when it moves."""
+class PrecomputedPicker:
+    """Toggle buttons over ``values`` that redraw ``draw(value)`` when another is chosen."""
 
     def __init__(
         self,
@@ -43,33 +44,31 @@ class PrecomputedSlider:
         if start not in values:
             raise ValueError(f"value {start!r} is not one of {values!r}")
         self.draw = draw
-        self.slider = widgets.SelectionSlider(
+        self.buttons = widgets.ToggleButtons(
             options=list(zip(labels, values, strict=True)),
             value=start,
             description=description,
-            continuous_update=False,
-            style={"description_width": "initial"},
-            layout={"width": "60%"},
+            style={"description_width": "initial", "button_width": "auto"},
         )
         self.output = widgets.Output()
-        self.widget = widgets.VBox([self.slider, self.output])
+        self.widget = widgets.VBox([self.buttons, self.output])
         self.figure: Figure | None = None
-        self.slider.observe(lambda _change: self.update(), names="value")
+        self.buttons.observe(lambda _change: self.update(), names="value")
         self.update()
 
     @property
     def value(self) -> Any:
-        """The value the slider is on."""
-        return self.slider.value
+        """The chosen value."""
+        return self.buttons.value
 
     @property
     def values(self) -> list[Any]:
-        """Every value the slider can take, in order."""
-        return [v for _, v in self.slider.options]
+        """Every value that can be chosen, in order."""
+        return [v for _, v in self.buttons.options]
 
     def update(self) -> None:
-        """Redraw for the slider's value (outside a kernel only ``figure`` changes)."""
-        self.figure = self.draw(self.slider.value)
+        """Redraw for the chosen value (outside a kernel only ``figure`` changes)."""
+        self.figure = self.draw(self.buttons.value)
         plt.close(self.figure)  # the Output shows it; pyplot must not show it a second time
         if get_ipython() is None:
             return
@@ -81,12 +80,12 @@ class PrecomputedSlider:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def precomputed_slider(
+def precomputed_picker(
     values: Sequence[Any],
     draw: Callable[[Any], Figure],
     description: str,
     value: Any = None,
     labels: Sequence[str] | None = None,
-) -> PrecomputedSlider:
-    """Build a :class:`PrecomputedSlider` (see there)."""
-    return PrecomputedSlider(values, draw, description, value=value, labels=labels)
+) -> PrecomputedPicker:
+    """Build a :class:`PrecomputedPicker` (see there)."""
+    return PrecomputedPicker(values, draw, description, value=value, labels=labels)
