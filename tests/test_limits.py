@@ -423,3 +423,27 @@ def test_a_checkers_time_limit_counts_cpu_time():
             return 42.0  # as the grader measured the student's worker
 
     assert student_cpu_seconds(Remote()) == 42.0
+
+
+def test_a_killed_grader_leaves_no_home_mounted(sandboxed, tmp_path):
+    """A grading process killed with its shared server still running: the next one unmounts
+    and removes that server's tmpfs of homes."""
+    if os.geteuid() != 0:
+        pytest.skip("a shared fork server needs a root grader")
+    code = (
+        "from course_utils.grading.sandbox.zygote import SharedForkServer\n"
+        "server = SharedForkServer()\n"
+        "print(server.homes, server.homes_limited, flush=True)\n"
+        "import time\ntime.sleep(600)\n"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    homes, limited = grader.stdout.readline().split()
+    grader.kill()
+    grader.wait()
+    assert limited == "True" and homes in accounting.mount_points()
+    server = SharedForkServer()
+    try:
+        assert homes not in accounting.mount_points() and not Path(homes).exists()
+    finally:
+        server.close()
+    assert str(server.homes) not in accounting.mount_points()

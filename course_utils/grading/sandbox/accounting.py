@@ -241,6 +241,14 @@ _TREE_LOCK = threading.Lock()
 _COUNT = iter(range(1, 1 << 62))
 
 
+def mount_points() -> list[str]:
+    """The mount points of this process's mount namespace."""
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+        return [line.split()[4].encode().decode("unicode_escape") for line in lines]
+    return []
+
+
 def _cgroup2_mount() -> Path | None:
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():

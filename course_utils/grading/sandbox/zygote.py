@@ -562,7 +562,8 @@ class SharedForkServer(_ServerProcess):
     def __init__(self, limits=None) -> None:
         from course_utils.grading.sandbox.bubblewrap import Limits
 
-        self.homes = Path(tempfile.mkdtemp(prefix="course-homes-"))
+        _remove_stale_homes()
+        self.homes = Path(tempfile.mkdtemp(prefix=f"{HOMES_PREFIX}{os.getpid()}-"))
         self.control = Path(tempfile.mkdtemp(prefix="course-zygote-"))
         self.homes.chmod(0o755)
         self.socket_path = str(self.control / "zygote.sock")
@@ -606,6 +607,37 @@ class SharedForkServer(_ServerProcess):
             _unmount(self.homes)
         for folder in (self.homes, self.control):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+HOMES_PREFIX = "course-homes-"  # + the grading process's pid: a shared server's homes folder
+
+
+def _remove_stale_homes() -> None:
+    """Unmount and remove the homes of shared servers whose grading process has ended (killed:
+    it could not close its server), so that no tmpfs is left behind."""
+    from course_utils.grading.sandbox.accounting import mount_points
+
+    for point in mount_points():
+        name = os.path.basename(point)
+        if os.path.dirname(point) != tempfile.gettempdir() or not name.startswith(HOMES_PREFIX):
+            continue
+        owner = name[len(HOMES_PREFIX) :].split("-")[0]
+        if owner.isdigit() and os.path.exists(f"/proc/{owner}"):
+            continue  # its grading process is still there (or a pid reused: left alone)
+        if not owner.isdigit() and _serving(point):
+            continue  # an older name: its server still serves it
+        _unmount(Path(point))
+        shutil.rmtree(point, ignore_errors=True)
+
+
+def _serving(homes: str) -> bool:
+    """Whether a running fork server was started with ``--homes homes``."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"--homes" in argv and homes.encode() in argv:
+                return True
+    return False
 
 
 def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
