@@ -357,6 +357,8 @@ def test_float_noise_is_found():
         "0.30000000000000004",
     ]
     assert figures.float_noise("0.1 1.25 12,832 3.1416 1e-05 2.000 v1.0000") == []
+    assert figures.unrounded("losses=[2.2978100776672363, 0.25]") == ["2.2978100776672363"]
+    assert figures.unrounded("0.123456 3.14 1.5e-07") == []
 
 
 def test_small_figure_text_reads_recorded_notes():
@@ -427,19 +429,20 @@ def _shown_text(cell: nbformat.NotebookNode) -> str:
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem[:2])
 def test_lecture_figures_readable_and_numbers_clean(path, tmp_path):
     """Executed: no figure on a slide has text under 16 px at 1280x720; no number shown on a
-    slide carries float noise (0.09999999999999998)."""
+    slide carries float noise (0.09999999999999998) or goes unrounded (2.2978100776672363)."""
     executed, _ = notebooks.execute_notebook(
         path, tmp_path / path.name, timeout=LECTURE_TIMEOUT_S, record_figures=True
     )
     small = figures.small_figure_text(executed)
     assert not small, "\n".join(found.describe() for found in small)
     noisy = [
-        (index, figures.float_noise(_shown_text(cell)))
+        (index, (figures.float_noise(text) + figures.unrounded(text))[:3])
         for index, cell in enumerate(executed.cells)
         if cell.cell_type == "code" and figures.shown_on_slides(cell)
+        for text in [_shown_text(cell)]
     ]
     noisy = [(index, found) for index, found in noisy if found]
-    assert not noisy, f"numbers with float noise (cell, numbers): {noisy}"
+    assert not noisy, f"numbers with float noise or not rounded (cell, numbers): {noisy}"
 
 
 # ------------------------------------------------------------------ the geometry, in Chromium
@@ -474,7 +477,11 @@ def test_slide_geometry_matches_the_constants(tmp_path):
         ("code", "narrow", "-", ["hide-input"]),
         ("markdown", "# Wide", "slide", []),
         ("code", "wide", "-", ["hide-input"]),
+        ("markdown", "# Printed", "slide", []),
+        ("code", "print('NUMBERS')", "-", []),
     )
+    numbers = ", ".join(f"{0.1 * i:.3f}" for i in range(200))
+    notebook.cells[5].outputs = [nbformat.v4.new_output("stream", name="stdout", text=numbers)]
     for cell, size in ((notebook.cells[1], (4, 3)), (notebook.cells[3], (20, 3))):
         fig, ax = plt.subplots(figsize=size)
         ax.plot([0, 1])
@@ -490,7 +497,12 @@ def test_slide_geometry_matches_the_constants(tmp_path):
         page.goto(deck.resolve().as_uri())
         page.wait_for_function("() => window.Reveal && Reveal.isReady()")
         narrow, wide = page.evaluate(_IMAGES_JS)
+        breaks = page.evaluate(
+            "() => [...document.querySelectorAll('.jp-OutputArea-output pre')]"
+            ".map(p => getComputedStyle(p).wordBreak)"
+        )
         context.close()
+    assert breaks == ["normal"]  # printed numbers wrap between words, never inside one
     assert narrow["scale"] == pytest.approx(viz_slides.SLIDE_SCALE, rel=0.01)
     assert narrow["shown"] / narrow["scale"] == pytest.approx(narrow["natural"], rel=0.01)
     assert wide["natural"] > viz_slides.SLIDE_IMAGE_PX

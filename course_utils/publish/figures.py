@@ -160,3 +160,12 @@ FLOAT_NOISE = re.compile(r"(?<![\w.])-?\d+\.\d*?(?:0{6,}\d|9{6,}\d)\d*(?![\w.])"
 def float_noise(text: str) -> list[str]:
     """The numbers in ``text`` printed with float noise (six or more 0s or 9s then more digits)."""
     return FLOAT_NOISE.findall(text)
+
+
+# A number nobody rounded: seven or more digits after the point (2.2978100776672363).
+UNROUNDED = re.compile(r"(?<![\w.])-?\d+\.\d{7,}(?![\w.])")
+
+
+def unrounded(text: str) -> list[str]:
+    """The numbers in ``text`` printed with seven or more decimals, as no person reads them."""
+    return UNROUNDED.findall(text)
