@@ -42,6 +42,7 @@ _GUARDED = (
     "_TORCH_NAMESPACES",
     "_reference_shortcuts",
     "_find_reference_shortcuts",
+    "_REFERENCE_KEYS",
     "_shortcut_message",
     "is_library_shortcut",
     "LibraryShortcutError",
@@ -110,6 +111,7 @@ class Worker:
         """Raise :class:`GuardChanged` if the student's code replaced a piece of the guard."""
         if self.guard is None:
             return
+        _toolkit._REFERENCE_KEYS[:] = [None, []]  # the answer keys are found again, never cached
         now = _fingerprint(self.keys)
         changed = [k for k in self.guard if not _same(now.get(k, self), self.guard[k])]
         changed += [k for k in now if k not in self.guard]
