@@ -1,7 +1,8 @@
 """Each lecture executed once per test run, shared by every test that needs its outputs.
 
-``tests/test_notebooks.py`` (does it run cleanly, in budget?) and ``tests/test_browser.py`` (do its
-page and deck work offline?) both need a lecture's outputs; executing a lecture is the most
+``tests/test_notebooks.py`` (does it run cleanly, in budget?), ``tests/test_browser.py`` (do its
+page and deck work offline?) and ``tests/test_slide_style.py`` (figure text, numbers; hence
+``record_figures``) all need a lecture's outputs; executing a lecture is the most
 expensive thing the suite does, so it happens once. The executed copy is kept in
 ``_build/test-cache/`` under a key made of the lecture's bytes and every source file of
 ``course_utils`` (a change to either executes it again), with a lock so that two xdist workers
@@ -59,6 +60,7 @@ def cache_key(path: Path) -> str:
     """The lecture's name and a digest of its bytes and of the library it runs on."""
     digest = hashlib.sha256(path.read_bytes())
     digest.update(_LIBRARY.encode())
+    digest.update(b"record_figures")  # how it is executed is part of the key
     return f"{path.stem}-{digest.hexdigest()[:16]}"
 
 
@@ -83,7 +85,9 @@ def execute_once(path: Path) -> Execution:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _usable(record):
             try:
-                _, seconds = notebooks.execute_notebook(path, executed, EXECUTION_TIMEOUT_S)
+                _, seconds = notebooks.execute_notebook(
+                    path, executed, EXECUTION_TIMEOUT_S, record_figures=True
+                )
                 outcome = {"seconds": seconds, "error": "", "run": RUN}
             except Exception as exc:  # remembered: every test of this lecture reports it
                 message = "".join(traceback.format_exception_only(type(exc), exc)).strip()

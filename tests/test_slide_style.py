@@ -427,12 +427,15 @@ def _shown_text(cell: nbformat.NotebookNode) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem[:2])
-def test_lecture_figures_readable_and_numbers_clean(path, tmp_path):
+def test_lecture_figures_readable_and_numbers_clean(path):
     """Executed: no figure on a slide has text under 16 px at 1280x720; no number shown on a
-    slide carries float noise (0.09999999999999998) or goes unrounded (2.2978100776672363)."""
-    executed, _ = notebooks.execute_notebook(
-        path, tmp_path / path.name, timeout=LECTURE_TIMEOUT_S, record_figures=True
-    )
+    slide carries float noise (0.09999999999999998) or goes unrounded (2.2978100776672363).
+    The lecture is executed once per run, with its figures recorded (tests/executed_lectures.py)."""
+    from executed_lectures import execute_once
+
+    run = execute_once(path)
+    assert not run.error, f"{path.name} did not execute: {run.error}"
+    executed = run.notebook()
     small = figures.small_figure_text(executed)
     assert not small, "\n".join(found.describe() for found in small)
     noisy = [
