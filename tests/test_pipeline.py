@@ -33,6 +33,8 @@ TEST_META = {
     "task": False,
 }
 HIDDEN_META = dict(TEST_META, grade_id="test_add_hidden", points=3)
+SETUP_META = dict(TEST_META, grade=False, grade_id="setup")
+del SETUP_META["points"]
 CORRECT = "def add(a, b):\n    return a + b"
 HIDDEN_LINE = "assert add(5, 5) == 10"
 
@@ -55,7 +57,9 @@ def toy_course(tmp_path_factory, repo_root) -> Path:
         "language": "python",
     }
     notebook.cells = [
-        nbformat.v4.new_code_cell("import warnings"),
+        # the course's set-up cell: locked, as in every real assignment (the re-run takes the
+        # set-up from the source's locked cells; an unlocked cell would be the student's)
+        _cell("import warnings", SETUP_META),
         _cell(
             "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
             SOLUTION_META,
