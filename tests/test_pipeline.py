@@ -211,7 +211,7 @@ def test_broken_submissions_fail_alone(toy_course, tmp_path):
     assert rows["good"]["status"] == "graded" and rows["good"]["reason"] == ""
     assert rows["crash"]["status"] == "graded" and "kernel died" in rows["crash"]["reason"]
     assert "check by hand" in rows["crash-between"]["review"]
-    assert "interrupted" in rows["loops"]["reason"]
+    assert "ran out of time" in rows["loops"]["reason"]
     assert rows["not-json"]["status"] == "failed" and rows["not-json"]["max_score"] == "5.0"
     assert "not valid JSON" in rows["not-json"]["reason"]
     assert Path(rows["not-json"]["log"]).is_file()
