@@ -237,3 +237,11 @@ def test_a_cell_stopped_for_time_is_read_but_not_run_again():
     report = _judge(graded)
     assert _passed(report), report.cells
     assert any("imports subprocess" in flag for flag in report.flags), report.flags
+
+
+def test_the_set_up_comes_from_the_source_locked_or_not():
+    assert verify.setup_cells(_source()) == [SETUP]
+    unlocked = _source()
+    unlocked.cells[0].metadata = {}  # a set-up cell its author forgot to lock
+    assert verify.setup_cells(unlocked) == [SETUP]
+    assert verify.trusted_imports("\n".join(verify.setup_cells(unlocked)))["np"] == "numpy"

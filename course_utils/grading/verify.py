@@ -355,20 +355,22 @@ LOST_CELL_ERRORS = ("KernelDiedError", "CellTimeoutError")
 
 
 def setup_cells(source_notebook: dict[str, Any]) -> list[str]:
-    """Return the source notebook's set-up: its locked code cells before the first answer or test.
+    """Return the source notebook's set-up: its locked code cells before the first answer or test
+    (else its first code cell, when that is neither: a set-up cell someone forgot to lock).
 
     The worker runs these first, from the source, wherever (or whether) the submission has them.
     """
-    found = []
+    found, first = [], None
     for cell in source_notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         meta = _nbgrader(cell)
         if meta.get("solution") or meta.get("grade"):
             break
+        first = _source(cell) if first is None else first
         if meta.get("locked"):
             found.append(_source(cell))
-    return found
+    return found or ([first] if first is not None else [])
 
 
 def student_cells(
