@@ -126,7 +126,7 @@ def test_grading_modules_do_not_import_plotting():
     import subprocess
 
     code = (
-        "import sys\nimport course_utils as cu\ncu.grading, cu.checks, cu.reference\n"
+        "import sys\nimport course_utils as cu\ncu.checks.toolkit, cu.checks, cu.reference\n"
         "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
