@@ -345,6 +345,22 @@ def test_a_submission_has_a_total_cpu_budget(sandboxed, kind):
             server.close()
 
 
+def test_the_fork_servers_own_start_is_not_the_students_cpu(sandboxed):
+    """A per-student fork server imports torch before any student code runs: the grader's CPU.
+
+    With a budget smaller than that import, the server still starts and the student still runs.
+    """
+    session = SandboxSession(Limits(student_seconds=1)).start()
+    try:
+        assert session.ready(), f"the fork server did not start: {session.watchdog.reason}"
+        assert not session.watchdog.reason and session.watchdog.used_cpu() == 0.0
+        worker = _worker(session, [HOLDERS])
+        assert _call(worker, "burn", 0.25) == 0.25
+        assert session.watchdog.used_cpu() < 1
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("kind", ["shared", "per-student"])
 def test_forked_processes_inherit_only_their_own_streams(sandboxed, kind):
     session, server = _session(kind, Limits())

@@ -360,26 +360,44 @@ class Watchdog:
     :attr:`reason` says why it ended the sandbox (empty while it has not).
     """
 
-    def __init__(self, meter: Meter, limits, folders: Sequence[Path] | None = None) -> None:
+    def __init__(
+        self,
+        meter: Meter,
+        limits,
+        folders: Sequence[Path] | None = None,
+        *,
+        count_cpu: bool = True,
+    ) -> None:
         self.meter = meter
         self.limits = limits
         self.folders = list(folders) if folders else []
         self.reason = ""
+        # False while the sandbox only starts (a fork server importing torch): its CPU is the
+        # grader's, not the student's; :meth:`count_cpu_from_now` starts the student's budget.
+        self.counting_cpu = count_cpu
         self.started_cpu = meter.cpu_seconds()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="course-watchdog", daemon=True)
         self._last_disk = 0.0
 
     def start(self) -> Watchdog:
-        self.started_cpu = self.meter.cpu_seconds()
+        if self.counting_cpu:
+            self.started_cpu = self.meter.cpu_seconds()
         self._thread.start()
         return self
 
     def started(self) -> bool:
         return self._thread.ident is not None
 
+    def count_cpu_from_now(self) -> None:
+        """Start the student's CPU budget here (their first process is about to run)."""
+        self.started_cpu = self.meter.cpu_seconds()
+        self.counting_cpu = True
+
     def used_cpu(self) -> float:
-        """CPU seconds the sandbox used since this watchdog started."""
+        """CPU seconds the sandbox used since the student's budget started (0 before)."""
+        if not self.counting_cpu:
+            return 0.0
         return self.meter.cpu_seconds() - self.started_cpu
 
     def check(self) -> str:

@@ -485,7 +485,8 @@ class SandboxSession(_ServerProcess):
         self._launch(meter.wrap(command))
         if isinstance(meter, accounting.ProcessMeter):
             meter.add_root(self.process.pid)
-        self.watchdog = Watchdog(meter, self.limits, [self.private, self.scratch]).start()
+        folders = [self.private, self.scratch]
+        self.watchdog = Watchdog(meter, self.limits, folders, count_cpu=False).start()
         return self
 
     def command(
@@ -496,7 +497,7 @@ class SandboxSession(_ServerProcess):
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if self.watchdog is not None and not self._begun:
             self._begun = True
-            self.watchdog.started_cpu = self.watchdog.meter.cpu_seconds()
+            self.watchdog.count_cpu_from_now()
         request = json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env})
         return [
             sys.executable,
@@ -704,7 +705,7 @@ class SharedSession:
 
         if not self._begun:
             self._begun = True
-            self.watchdog.started_cpu = self.watchdog.meter.cpu_seconds()
+            self.watchdog.count_cpu_from_now()
         request = {"argv": list(argv), "cwd": str(cwd), "env": env, "home": str(self.home)}
         request["limits"] = dataclasses.asdict(self.limits)
         if isinstance(self.watchdog.meter, accounting.CgroupMeter):
