@@ -82,6 +82,10 @@ def _config() -> str:
                 "nb_ipywidgets_js": {},
                 # $$...$$ inside a paragraph is display math, as in JupyterLab.
                 "myst_dmath_double_inline": True,
+                # A cell's Markdown output (a table from cu.viz.markdown_table, math in it) is
+                # read as MyST, like a Markdown cell; MyST-NB's default reads it as bare
+                # CommonMark, with no tables and no math.
+                "nb_render_markdown_format": "myst",
                 # Links to a heading (guide.md#a-section) resolve, slugged as GitHub does.
                 "myst_heading_anchors": 3,
                 "html_show_sourcelink": False,
