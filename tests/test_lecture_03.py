@@ -405,6 +405,22 @@ def test_scaled_dot_product_attention_by_hand_and_multi_head():
     assert torch.allclose(mine, mha(tokens[None], tokens[None], tokens[None])[0][0])
 
 
+def test_attention_idea_each_wing_looks_for_the_other():
+    """pp. 118-120: queries ask for the mirror image (-x, y); keys and values are the centres."""
+    centres = torch.tensor([[-1.5, 0.0], [1.5, 0.0], [0.0, 1.5], [0.0, -1.5]], dtype=F64)
+    q = centres * torch.tensor([-1.0, 1.0], dtype=F64)
+    weights = torch.softmax(q @ centres.T / 2**0.5, dim=1)
+    assert torch.allclose(weights.sum(1), torch.ones(4, dtype=F64))
+    assert torch.allclose(
+        weights @ centres, F.scaled_dot_product_attention(q[None], centres[None], centres[None])[0]
+    )
+    assert weights.argmax(1).tolist() == [1, 0, 2, 3]  # the other wing; nose and tail: themselves
+    assert (
+        round(float(weights[0, 1]), 2) == 0.69
+        and round(float((weights @ centres)[0, 0]), 2) == 0.99
+    )
+
+
 def test_quadratic_cost_and_vit_patch_embedding():
     assert (224 * 224) ** 2 == 2_517_630_976 and ((224 // 16) ** 2) ** 2 == 38_416
     embed = nn.Conv2d(3, 768, 16, stride=16)

@@ -1,4 +1,5 @@
-"""Pictures for the lectures, by subject: images, convolution diagrams, volumes, training curves.
+"""Pictures for the lectures, by subject: images, convolution diagrams, volumes, training curves,
+ImageNet results by year, attention weights.
 
 Every function returns the matplotlib ``Figure`` it made (or the ``Axes`` it drew on when
 given ``ax=``) and never calls ``plt.show()``. In Jupyter, end the call with ``;`` (or assign
@@ -33,6 +34,7 @@ from .architectures import (
     draw_se_block,
     normalization_mask,
 )
+from .attention import show_attention_weights
 from .continuous import CONTINUOUS_KINDS, continuous_convolution, plot_continuous_convolution
 from .diagrams import (
     draw_conv1d,
@@ -44,6 +46,7 @@ from .diagrams import (
     draw_transposed_conv,
     draw_transposed_conv2d,
 )
+from .imagenet import plot_imagenet_by_year
 from .images import plot_filter_bank, show_feature_maps, show_grid, show_image, show_kernels
 from .learned_filters import (
     best_stimuli,
@@ -104,8 +107,10 @@ __all__ = [
     "plot_continuous_convolution",
     "plot_curves",
     "plot_filter_bank",
+    "plot_imagenet_by_year",
     "plot_per_layer",
     "readable",
+    "show_attention_weights",
     "show_feature_maps",
     "show_grid",
     "show_image",
