@@ -55,26 +55,6 @@ def chromium():
         yield instance
 
 
-def test_a_loop_left_marked_running_does_not_stop_the_browser(tmp_path):
-    """Playwright's sync API refuses a thread whose event loop looks running; a mark left behind
-    by an earlier library call in a test process must not stop every later browser check."""
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    asyncio._set_running_loop(loop)
-    try:
-        page_file = tmp_path / "page.html"
-        page_file.write_text("<html><body><p>ok</p></body></html>", encoding="utf-8")
-        with browser.open_browser() as instance:
-            page = instance.new_page()
-            page.goto(page_file.as_uri())
-            assert page.inner_text("p") == "ok"
-        assert asyncio._get_running_loop() is loop  # put back as it was
-    finally:
-        asyncio._set_running_loop(None)
-        loop.close()
-
-
 @pytest.fixture(scope="session")
 def export_dir(tmp_path_factory) -> Path:
     """Where this session's executed lectures, pages and decks go (reveal.js/MathJax in _static)."""

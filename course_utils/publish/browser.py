@@ -110,7 +110,7 @@ def open_browser() -> Iterator[object]:
         raise RuntimeError(reason)
     from playwright.sync_api import sync_playwright
 
-    with _no_running_loop(), sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=find_chromium(),
             headless=True,
@@ -120,28 +120,6 @@ def open_browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
-
-
-@contextmanager
-def _no_running_loop() -> Iterator[None]:
-    """Hide an event loop still marked as running in this thread while synchronous code runs.
-
-    Playwright's sync API refuses to start where ``asyncio.get_running_loop()`` answers. In
-    synchronous code that can only be a mark left behind by an earlier library call (a loop whose
-    run ended without clearing it); nothing can be scheduled on it from here, so it is set aside
-    while the browser runs and put back after.
-    """
-    import asyncio
-
-    left_behind = asyncio._get_running_loop()
-    if left_behind is None:
-        yield
-        return
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio._set_running_loop(left_behind)
 
 
 _VISIBLE_TEXT_JS = """() => {
