@@ -37,6 +37,26 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium (a Playwright ``Browser``) for every browser test of this process.
+
+    Playwright's sync API runs its event loop in the calling thread for as long as it is open, so
+    a second ``open_browser()`` in the same test process would find that loop and refuse to start
+    ("Sync API inside the asyncio loop"): every browser test shares this one. Skips where
+    Chromium or Playwright is missing; fails instead with ``COURSE_REQUIRE_BROWSER=1``.
+    """
+    from course_utils.publish import browser
+
+    reason = browser.unavailable_reason()
+    if reason:
+        if os.environ.get("COURSE_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with browser.open_browser() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
 def sandbox_available() -> None:
     """Skip a test that needs the bubblewrap sandbox where it cannot run; fail instead in CI.
 

@@ -49,13 +49,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium for the whole session."""
-    with browser.open_browser() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="session")
 def export_dir(tmp_path_factory) -> Path:
     """Where this session's executed lectures, pages and decks go (reveal.js/MathJax in _static)."""
     return tmp_path_factory.mktemp("browser")
@@ -180,6 +173,19 @@ def test_exported_files_refer_to_no_remote_code_styles_or_fonts(built_site, expo
         for match in REMOTE_REFERENCE.finditer(file.read_text(encoding="utf-8", errors="replace")):
             remote.append(f"{file.relative_to(export_dir)}: {match.group(0)[:80]}")
     assert not remote, "\n".join(remote[:20])
+
+
+def test_every_browser_test_shares_the_one_chromium():
+    """A second Playwright in a test process refuses to start while the first is open (its loop
+    runs in the same thread), failing whichever browser test comes later on that worker: tests
+    take the ``chromium`` fixture of tests/conftest.py and never open their own."""
+    opening = "open_" + "browser("
+    own = [
+        test.name
+        for test in sorted(Path(__file__).parent.glob("*.py"))
+        if test.name != "conftest.py" and opening in test.read_text(encoding="utf-8")
+    ]
+    assert own == [], f"these tests open a browser of their own: {own}"
 
 
 def test_browser_check_catches_remote_requests_tex_and_overflow(chromium, tmp_path):

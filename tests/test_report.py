@@ -414,29 +414,26 @@ def test_a_stale_re_run_report_is_not_read(graded_class, tmp_path):
     assert "ben" in made.undiagnosed["no re-run report"]
 
 
-def test_the_page_renders_offline_in_chromium_with_its_plots(reports):
-    from course_utils.publish.browser import check_page, open_browser, unavailable_reason
+def test_the_page_renders_offline_in_chromium_with_its_plots(reports, chromium):
+    from course_utils.publish.browser import check_page
 
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with open_browser() as browser:
-        for page, _, _ in reports.values():
-            seen = check_page(browser, page)
-            assert not seen.remote_requests and not seen.failed_requests, page
-            assert not seen.console_errors and not seen.broken_images, seen.problems()
-            context = browser.new_context(java_script_enabled=True)
-            try:
-                tab = context.new_page()
-                tab.goto(page.resolve().as_uri(), wait_until="load")
-                assert tab.title().endswith("what the class got wrong")  # no script ran
-                shown = tab.evaluate(
-                    "() => [...document.images].map(i => [i.naturalWidth, i.src.slice(0, 22)])"
-                )
-                assert shown and all(w > 100 and s == "data:image/png;base64," for w, s in shown)
-                assert tab.evaluate("() => document.scripts.length") == 0
-            finally:
-                context.close()
+    browser = chromium
+    for page, _, _ in reports.values():
+        seen = check_page(browser, page)
+        assert not seen.remote_requests and not seen.failed_requests, page
+        assert not seen.console_errors and not seen.broken_images, seen.problems()
+        context = browser.new_context(java_script_enabled=True)
+        try:
+            tab = context.new_page()
+            tab.goto(page.resolve().as_uri(), wait_until="load")
+            assert tab.title().endswith("what the class got wrong")  # no script ran
+            shown = tab.evaluate(
+                "() => [...document.images].map(i => [i.naturalWidth, i.src.slice(0, 22)])"
+            )
+            assert shown and all(w > 100 and s == "data:image/png;base64," for w, s in shown)
+            assert tab.evaluate("() => document.scripts.length") == 0
+        finally:
+            context.close()
 
 
 def test_a_class_of_forty_builds_in_seconds(graded_class, runs, tmp_path):

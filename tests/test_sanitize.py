@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 from pathlib import Path
 
 import nbformat
@@ -255,16 +254,9 @@ _REPORT_JS = """() => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from course_utils.publish.browser import open_browser, unavailable_reason
-
-    reason = unavailable_reason()
-    if reason:
-        if os.environ.get("COURSE_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with open_browser() as opened:
-        yield opened
+def browser(chromium):
+    """The session's one Chromium (tests/conftest.py)."""
+    return chromium
 
 
 def run_page(browser, html: str, tmp_path: Path) -> dict:

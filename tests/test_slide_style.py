@@ -468,13 +468,10 @@ _IMAGES_JS = """() => {
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_slide_geometry_matches_the_constants(tmp_path):
+def test_slide_geometry_matches_the_constants(tmp_path, chromium):
     """A narrow image shows at its size, a wide one at SLIDE_IMAGE_PX; the slide's scale."""
     from course_utils.publish import browser
 
-    reason = browser.unavailable_reason()
-    if reason:
-        pytest.skip(reason)
     notebook = _notebook(
         ("markdown", "# Narrow", "slide", []),
         ("code", "narrow", "-", ["hide-input"]),
@@ -494,17 +491,16 @@ def test_slide_geometry_matches_the_constants(tmp_path):
         data = base64.b64encode(png.read_bytes()).decode()
         cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": data})]
     deck = notebooks.export_slides(notebook, tmp_path / "deck.slides.html")
-    with browser.open_browser() as chromium:
-        context = chromium.new_context(viewport=browser.VIEWPORT)
-        page = context.new_page()
-        page.goto(deck.resolve().as_uri())
-        page.wait_for_function("() => window.Reveal && Reveal.isReady()")
-        narrow, wide = page.evaluate(_IMAGES_JS)
-        breaks = page.evaluate(
-            "() => [...document.querySelectorAll('.jp-OutputArea-output pre')]"
-            ".map(p => getComputedStyle(p).wordBreak)"
-        )
-        context.close()
+    context = chromium.new_context(viewport=browser.VIEWPORT)
+    page = context.new_page()
+    page.goto(deck.resolve().as_uri())
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()")
+    narrow, wide = page.evaluate(_IMAGES_JS)
+    breaks = page.evaluate(
+        "() => [...document.querySelectorAll('.jp-OutputArea-output pre')]"
+        ".map(p => getComputedStyle(p).wordBreak)"
+    )
+    context.close()
     assert breaks == ["normal"]  # printed numbers wrap between words, never inside one
     assert narrow["scale"] == pytest.approx(viz_slides.SLIDE_SCALE, rel=0.01)
     assert narrow["shown"] / narrow["scale"] == pytest.approx(narrow["natural"], rel=0.01)
