@@ -5,12 +5,24 @@ notebook's code cells, hidden tests included, then run in this process and are s
 scores them (``notebook_scoring.py``, shared with Assignment 1). Also checked: the correct
 notebook earns every point, the release earns none, and the points table matches the metadata.
 The ungraded speed cells (Part G) are skipped here; ``test_notebooks.py`` runs them.
+
+A mistake in a shared helper (``as_pair``, ``padding_2d``, ``output_size_2d``) costs only the
+conv2d tests: the later parts pass with the course's helper in place of the wrong one, in the
+notebook and in the grader's re-run (``course_utils.checks.assignment2.helpers``).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import pytest
-from notebook_scoring import bug, scored_notebook
+from notebook_scoring import Result, bug, nbgrader_meta, run_quietly, scored_notebook
+
+from course_utils import checks
+from course_utils.checks.diagnoses import diagnoses_of
+from course_utils.grading import verify
+from course_utils.grading.sandbox.bubblewrap import Limits
 
 NOTEBOOK = scored_notebook("assignment2")
 TEST_POINTS = NOTEBOOK.points
@@ -78,7 +90,7 @@ BUGS = {
             "before, after = total // 2, total - total // 2",
             "before, after = total - total // 2, total // 2",
         ),
-        fails=f"test_conv2d_padding_modes {IM2COL}",
+        fails="test_conv2d_padding_modes",  # only there: a helper's mistake costs Part B alone
     ),
     "conv2d: 'same' ignores the stride": bug(
         "conv2d",
@@ -398,3 +410,198 @@ def test_running_only_the_affected_tests_gives_the_full_verdict(name):
     fast, full = NOTEBOOK.run(sources=sources, only_affected=True), NOTEBOOK.run(sources=sources)
     assert (fast.passed, set(fast.failed)) == (full.passed, set(full.failed))
     assert 0 < len(fast.failed) < len(NOTEBOOK.points)
+
+
+# --------------------------------------------------------------------------------------------
+# A mistake in a shared helper costs its own part's points once (issue 23, item 8)
+# --------------------------------------------------------------------------------------------
+
+SAME_SWAPPED = (
+    "before, after = total // 2, total - total // 2",
+    "before, after = total - total // 2, total // 2",
+)
+UNPACK_PADS = (
+    "(top, bottom), (left, right) = padding_2d(",
+    "top, bottom, left, right = padding_2d(",
+)
+# padding_2d returns (top, bottom, left, right), and every function of the student's reads it so
+FLAT_PADS = {
+    "conv2d": (
+        ("return tuple(pads)", "return tuple(p for pair in pads for p in pair)"),
+        ("dilations, pads, strict=True", "dilations, zip(pads[::2], pads[1::2]), strict=True"),
+        UNPACK_PADS,
+    ),
+    "im2col-2d": (UNPACK_PADS,),
+    "conv2d-torch": (UNPACK_PADS,),
+}
+COLUMN_MAJOR = (
+    "return cols.reshape(n, c * kh * kw, h_out * w_out)",
+    "return cols.transpose(0, 1, 2, 3, 5, 4).reshape(n, c * kh * kw, h_out * w_out)",
+)
+# name -> the edits of each answer cell
+VARIANTS = {
+    "padding_2d: 'same' puts the odd zero first": {"conv2d": (SAME_SWAPPED,)},
+    "padding_2d: (bottom, top) returned": {
+        "conv2d": (("pads.append((before, after))", "pads.append((after, before))"),)
+    },
+    "padding_2d in another format, read so everywhere": FLAT_PADS,
+    "im2col_2d: a real bug (columns column-major)": {"im2col-2d": (COLUMN_MAJOR,)},
+    "im2col_2d: a real bug, and padding_2d in another format": {
+        **FLAT_PADS,
+        "im2col-2d": (UNPACK_PADS, COLUMN_MAJOR),
+    },
+}
+# the conv2d tests with "same" cases: where a wrong "same" in padding_2d costs points
+PADDING_TESTS = {"test_conv2d_padding_modes", "test_conv2d_groups"}
+# every later part whose test failed before, because it calls padding_2d
+LATER_TESTS = [
+    "test_im2col_2d",
+    "test_conv2d_im2col",
+    "test_conv2d_errors",
+    "test_depthwise_separable_conv2d",
+    "test_conv2d_torch",
+]
+
+
+def _variant_sources(name: str) -> dict[str, str]:
+    return {
+        cell: NOTEBOOK.buggy_source(bug(cell, *edits, fails=""))
+        for cell, edits in VARIANTS[name].items()
+    }
+
+
+@functools.cache
+def _variant_result(name: str) -> Result:
+    return NOTEBOOK.run(sources=_variant_sources(name), only_affected=True)
+
+
+def _variant_namespace(name: str) -> dict:
+    """The set-up and answer cells of a variant, run in one namespace (the student's kernel)."""
+    namespace: dict = {"__name__": "__main__"}
+    sources = _variant_sources(name)
+    for cell in NOTEBOOK.source.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
+            run_quietly(lambda c=cell: exec(sources.get(c.id, c.source), namespace))
+    return namespace
+
+
+@pytest.mark.parametrize(
+    "name", ["padding_2d: 'same' puts the odd zero first", "padding_2d: (bottom, top) returned"]
+)
+def test_a_wrong_helper_costs_only_the_conv2d_tests_that_pad(name):
+    result = _variant_result(name)
+    assert set(result.failed) == PADDING_TESTS, result.failed
+    assert result.score == NOTEBOOK.total - sum(TEST_POINTS[g] for g in PADDING_TESTS) == 30
+
+
+def test_a_later_part_says_which_helper_of_the_students_it_replaced():
+    namespace = _variant_namespace("padding_2d: 'same' puts the odd zero first")
+    student_padding = namespace["padding_2d"]
+    printed = run_quietly(lambda: checks.check_im2col_2d(namespace["im2col_2d"]))
+    assert "im2col_2d: 6 visible cases passed" in printed
+    assert (
+        "im2col_2d passed with the course's padding_2d in place of yours: your padding_2d gives "
+        "((1, 0), (1, 0)) for padding_2d((4, 5), (2, 2), 1, 'same', 1), the course's ((0, 1), (0, 1))"
+    ) in printed
+    assert "costs points only in the conv2d tests" in printed
+    assert namespace["padding_2d"] is student_padding  # put back
+    with pytest.raises(AssertionError) as caught:  # conv2d keeps the student's own helpers
+        checks.check_conv2d(namespace["conv2d"], "padding_modes")
+    assert diagnoses_of(caught.value) == ("a2.conv2d.same-extra-zero-first",)
+
+
+def test_helpers_in_another_consistent_format_keep_full_marks():
+    result = _variant_result("padding_2d in another format, read so everywhere")
+    assert result.score == NOTEBOOK.total, result.failed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "im2col_2d: a real bug (columns column-major)",
+        "im2col_2d: a real bug, and padding_2d in another format",
+    ],
+)
+def test_a_real_bug_in_a_later_part_fails_with_its_own_diagnosis(name):
+    result = _variant_result(name)
+    # conv2d_im2col calls im2col_2d, and the argument checks' legal calls compare its values
+    assert set(result.failed) == {*IM2COL.split(), "test_conv2d_errors"}, result.failed
+    assert "Mistake a2.im2col_2d.im2col-layout" in result.failed["test_im2col_2d"]
+    namespace = _variant_namespace(name)
+    with pytest.raises(AssertionError) as caught:
+        checks.check_im2col_2d(namespace["im2col_2d"])
+    with pytest.raises(AssertionError) as own:  # the checker alone, without the second try
+        checks.check_im2col_2d.__wrapped__(namespace["im2col_2d"])
+    assert str(caught.value) == str(own.value)
+    assert diagnoses_of(caught.value) == diagnoses_of(own.value) == ("a2.im2col_2d.im2col-layout",)
+
+
+def _rerun(name: str, tests: list[str], passed: set[str]) -> dict[str, verify.CellVerdict]:
+    """The grader's re-run (course_utils.grading.verify, the student's code in a worker) of
+    ``tests`` for the variant; ``passed``: the tests that passed in the notebook (the others are
+    re-run only to name the mistake)."""
+    source = copy.deepcopy(NOTEBOOK.source)
+    source.cells = [
+        c
+        for c in source.cells
+        if c.cell_type == "code"
+        and c.id not in NOTEBOOK.skip
+        and (not nbgrader_meta(c).get("grade") or nbgrader_meta(c)["grade_id"] in tests)
+    ]
+    graded = copy.deepcopy(source)
+    sources = _variant_sources(name)
+    for cell in graded.cells:
+        cell.source = sources.get(cell.id, cell.source)
+    report = verify.verify_notebooks(
+        [
+            (
+                "conv2d",
+                source,
+                graded,
+                {g: TEST_POINTS[g] for g in tests},
+                {g: TEST_POINTS[g] if g in passed else 0 for g in tests},
+            )
+        ],
+        student="s",
+        assignment="assignment2",
+        seed=11,
+        sandbox=False,
+        limits=Limits(notebook_seconds=300),
+        cell_seconds=120,
+    )
+    assert not report.worker_problems and not report.grader_error
+    return {cell.grade_id: cell for cell in report.cells}
+
+
+def test_the_re_run_grades_the_later_parts_with_the_course_helper_too():
+    name = "padding_2d: 'same' puts the odd zero first"
+    tests = ["test_conv2d_padding_modes", *LATER_TESTS]
+    cells = _rerun(name, tests, _variant_result(name).passed)
+    assert [g for g in LATER_TESTS if cells[g].verified is not True] == []
+    assert "im2col_2d passed with the course's padding_2d in place of yours" in (
+        cells["test_im2col_2d"].message
+    )
+    padding = cells["test_conv2d_padding_modes"]  # failed in the notebook: re-run to name it
+    assert padding.explained == "failed"
+    assert padding.diagnoses == ["a2.conv2d.same-extra-zero-first"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "padding_2d in another format, read so everywhere",
+        "im2col_2d: a real bug, and padding_2d in another format",
+    ],
+)
+def test_the_re_run_keeps_the_students_own_code_first(name):
+    tests = ["test_im2col_2d", "test_conv2d_im2col", "test_conv2d_torch"]
+    # as if every test had passed in the notebook (a forged pass): the re-run alone decides
+    cells = _rerun(name, tests, set(tests))
+    if "real bug" in name:
+        assert cells["test_im2col_2d"].verified is False
+        assert cells["test_im2col_2d"].diagnoses == ["a2.im2col_2d.im2col-layout"]
+        assert cells["test_conv2d_torch"].verified is True
+    else:
+        assert all(cells[g].verified is True for g in tests)
+        assert "in place of yours" not in cells["test_im2col_2d"].message

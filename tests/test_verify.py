@@ -6,7 +6,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils.checks.toolkit import LibraryShortcutError, call_student
+from course_utils import checks
+from course_utils.checks.toolkit import LibraryShortcutError, StudentProxy, call_student
 from course_utils.grading import verify
 from course_utils.grading.sandbox.bubblewrap import Limits
 from course_utils.grading.verify import RemoteFunction, WorkerClient
@@ -121,3 +122,64 @@ def test_a_remote_function_behaves_like_the_local_one():
         assert not hasattr(f, "__globals__")
     finally:
         client.stop()
+
+
+# Assignment 2's shared helpers (course_utils.checks.assignment2.helpers): the re-run may swap the
+# course's helper in for the student's, in the worker, by name from a fixed list only.
+HELPER_CELLS = [
+    "def as_pair(value, name):\n    return (value, value) if isinstance(value, int) else tuple(value)",
+    "def padding_2d(size, kernel_size, stride=1, padding=0, dilation=1):\n    return 'theirs'",
+    "def pads_of(size):\n    return padding_2d(size, 2, 1, 'same', 1)",
+]
+
+
+def test_the_worker_swaps_in_only_the_course_helpers_and_puts_the_students_back():
+    client = WorkerClient(HELPER_CELLS, sandbox=False, limits=Limits(), startup_seconds=60)
+    try:
+        client.begin_cell(30)
+        pads_of = RemoteFunction(client, "pads_of")
+        assert pads_of.use_course_helpers([]) == ["as_pair", "padding_2d"]
+        assert pads_of((4, 5)) == "theirs"
+        assert pads_of.use_course_helpers(["padding_2d", "output_size_2d"]) == [
+            "as_pair",
+            "padding_2d",
+        ]
+        assert pads_of((4, 5)) == ((0, 1), (0, 1))  # the course's, called by the student's code
+        with pytest.raises(NameError):  # not theirs: nothing is added to their namespace
+            pads_of.sibling("output_size_2d")((4, 5), 2)
+        for refused in (["open"], ["pads_of"], ["__builtins__"], "padding_2d", ["as_pair"] * 2):
+            with pytest.raises(ValueError, match="distinct names"):
+                pads_of.use_course_helpers(refused)
+            assert pads_of((4, 5)) == ((0, 1), (0, 1))  # a refused request changes nothing
+        pads_of.use_course_helpers([])
+        assert pads_of((4, 5)) == "theirs"
+    finally:
+        client.stop()
+
+
+class _LyingWorker(StudentProxy):
+    """A student's process that claims every helper of theirs is wrong, ignores every swap and
+    answers im2col_2d with zeros: the checker's own comparison still decides."""
+
+    def __init__(self, name: str = "im2col_2d") -> None:
+        self.__name__ = name
+
+    def call(self, exercise, args, kwargs):
+        if self.__name__ == "im2col_2d":
+            return np.zeros((1, 4, 9))
+        return "wrong"
+
+    def sibling(self, name):
+        return _LyingWorker(name)
+
+    def use_course_helpers(self, names):
+        return ["as_pair", "padding_2d", "output_size_2d"]
+
+
+def test_a_student_process_cannot_claim_a_pass_through_the_swap():
+    with pytest.raises(AssertionError) as caught:
+        checks.check_im2col_2d(_LyingWorker())
+    with pytest.raises(AssertionError) as own:
+        checks.check_im2col_2d.__wrapped__(_LyingWorker())
+    assert str(caught.value) == str(own.value)
+    assert "differs from the expected values" in str(caught.value)

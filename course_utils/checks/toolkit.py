@@ -919,6 +919,17 @@ class StudentProxy:
     ) -> TorchCall:  # pragma: no cover
         raise NotImplementedError
 
+    def sibling(self, name: str) -> StudentProxy:  # pragma: no cover
+        """The student's function ``name`` from the same namespace (e.g. a helper it calls)."""
+        raise NotImplementedError
+
+    def use_course_helpers(self, names: list[str]) -> list[str]:  # pragma: no cover
+        """Put the course's versions of the shared helpers ``names`` in place of the student's
+        in their namespace, after putting back any replaced before (``[]``: only put back);
+        return the shared helpers that namespace defines.
+        (:mod:`course_utils.checks.assignment2.helpers`)"""
+        raise NotImplementedError
+
 
 def student_cpu_seconds(fn: Callable) -> float:
     """CPU seconds used so far by the process where ``fn`` runs: the grader's measure of the

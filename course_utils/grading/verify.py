@@ -323,6 +323,15 @@ class RemoteFunction(StudentProxy):
         )
         return TorchCall(done["output"], done["device"], done["dtype"], tuple(done["grads"]))
 
+    def sibling(self, name: str) -> RemoteFunction:
+        return RemoteFunction(self._client, name)
+
+    def use_course_helpers(self, names: list[str]) -> list[str]:
+        """Swap the course's shared helpers ``names`` in for the student's in the worker (``[]``:
+        put theirs back); the worker refuses any name not on its list. Returns the helpers the
+        student defined (as the worker says: it only decides which checks run again)."""
+        return self._client.request({"op": "helpers", "names": wire.encode(list(names))})
+
 
 # --------------------------------------------------------------------------------------------
 # Which cells are what

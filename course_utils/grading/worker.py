@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from course_utils.checks import toolkit as _toolkit
+from course_utils.checks.assignment2.helpers import COURSE_HELPERS
 from course_utils.grading import wire
 
 # The guard's pieces as they are before any student code runs: the worker calls these, never
@@ -48,6 +49,9 @@ _GUARDED = (
     "LibraryShortcutError",
 )
 _PIECES = {name: getattr(_toolkit, name) for name in _GUARDED if hasattr(_toolkit, name)}
+# The course's shared helpers (Assignment 2), taken before any student code runs: the only
+# names, and the only values, a "helpers" request may put into the student's namespace.
+_COURSE_HELPERS = dict(COURSE_HELPERS)
 
 
 def _fingerprint(keys: list[tuple[str, str]] | None = None) -> dict[str, object]:
@@ -106,6 +110,7 @@ class Worker:
         self.kept: dict[int, Any] = {}
         self.guard = guard
         self.keys = keys
+        self.replaced: dict[str, Any] = {}  # the student's helpers the course's stand in for
 
     def check_guard(self) -> None:
         """Raise :class:`GuardChanged` if the student's code replaced a piece of the guard."""
@@ -138,9 +143,32 @@ class Worker:
     def decode(self, obj: Any) -> Any:
         return wire.decode(obj, self.kept.__getitem__, functions=True)
 
+    def use_course_helpers(self, names: Any) -> list[str]:
+        """Put the student's replaced helpers back, then the course's ``names`` in place of theirs
+        (those their namespace defines); return the shared helpers it defines.
+
+        ``names``: distinct names of :data:`COURSE_HELPERS` only; anything else is refused.
+        """
+        if not (
+            isinstance(names, list)
+            and all(isinstance(name, str) and name in _COURSE_HELPERS for name in names)
+            and len(set(names)) == len(names)
+        ):
+            raise ValueError(f"helpers: a list of distinct names of {sorted(_COURSE_HELPERS)}")
+        self.namespace.update(self.replaced)
+        self.replaced = {}
+        defined = [name for name in _COURSE_HELPERS if name in self.namespace]
+        for name in names:
+            if name in self.namespace:
+                self.replaced[name] = self.namespace[name]
+                self.namespace[name] = _COURSE_HELPERS[name]
+        return defined
+
     def handle(self, request: dict[str, Any]) -> Any:
         grading = _PIECES
         self.check_guard()
+        if request["op"] == "helpers":
+            return wire.encode(self.use_course_helpers(self.decode(request["names"])))
         fn = self.resolve(request["path"])
         exercise = request["exercise"]
         if request["op"] == "call":

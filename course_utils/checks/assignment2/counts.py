@@ -34,6 +34,7 @@ from ._shared import (
     Pair,
     _pair,
 )
+from .helpers import own_code_first
 
 
 def _separable_expected(x, wd, wp, s, p) -> np.ndarray:
@@ -91,6 +92,7 @@ def _check_separable_case(fn: Callable, x, wd, wp, s=1, p=0, label: str = "") ->
     _assert_close(actual, expected, name, _separable_bugs(x, wd, wp, s, p, expected))
 
 
+@own_code_first
 @_checker
 def check_depthwise_separable_conv2d(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (N, C, H, W), w_depthwise (C, 1, KH, KW), w_pointwise (F, C, 1, 1), stride, padding) -> (N, F, H_out, W_out)``."""
@@ -185,6 +187,7 @@ def _parameter_bugs(c_in: int, c_out: int, k: Any, bias: bool, groups: int) -> l
     ]
 
 
+@own_code_first
 @_checker
 def check_conv2d_parameters(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(c_in, c_out, kernel_size, bias=True, groups=1) -> int`` (weights plus biases)."""
@@ -300,6 +303,7 @@ def _multiplication_bugs(
     ]
 
 
+@own_code_first
 @_checker
 def check_conv2d_multiplications(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(input_size, c_in, c_out, kernel_size, stride, padding, dilation, groups) -> int`` (per image)."""

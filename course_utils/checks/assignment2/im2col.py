@@ -44,6 +44,7 @@ from .conv2d import (
     _options,
     _visible_conv2d_cases,
 )
+from .helpers import own_code_first
 
 
 def _im2col_bugs(
@@ -175,6 +176,7 @@ def _check_im2col_case(
     )
 
 
+@own_code_first
 @_checker
 def check_im2col_2d(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (N, C, H, W), kernel_size, stride, padding, dilation) -> (N, C*KH*KW, H_out*W_out)`` (torch's unfold layout)."""
@@ -369,6 +371,7 @@ def _check_uses_im2col_2d(fn: Callable, namespace: dict[str, Any], exercise: str
         )
 
 
+@own_code_first
 @_checker
 def check_conv2d_im2col(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn`` (conv2d as im2col and one matrix product per group) matches conv2d; visible cases also check there is no Python loop over images, channels or positions."""

@@ -24,6 +24,7 @@ from ..toolkit import (
     tie_free,
 )
 from ._shared import HIDDEN_RANDOM_CASES_2D, POOL_AVG, POOL_INPUT, POOL_MAX, Pads, _pad_2d, _pair
+from .helpers import own_code_first
 
 
 def _pool_bugs(
@@ -240,12 +241,14 @@ def _check_pool(fn: Callable, kind: str, cases: str, seed: int) -> None:
     _report(f"{kind}_pool2d", count, cases)
 
 
+@own_code_first
 @_checker
 def check_max_pool2d(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (N, C, H, W), kernel_size, stride=None, padding=0) -> (N, C, H_out, W_out)``: -inf padding, floor, stride default."""
     _check_pool(fn, "max", cases, seed)
 
 
+@own_code_first
 @_checker
 def check_avg_pool2d(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn(x (N, C, H, W), kernel_size, stride=None, padding=0, count_include_pad=True) -> (N, C, H_out, W_out)``."""

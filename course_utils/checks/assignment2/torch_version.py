@@ -31,6 +31,7 @@ from .conv2d import (
     _sharpen,
     _visible_conv2d_cases,
 )
+from .helpers import own_code_first
 from .im2col import _reshape_bugs
 
 
@@ -69,6 +70,7 @@ def _check_torch_case(
         _assert_close(result.grads[2], db, f"the gradient of {name} with respect to b{hint}")
 
 
+@own_code_first
 @_checker
 def check_conv2d_torch(fn: Callable, cases: str = "visible", seed: int = 0) -> None:
     """Check ``fn`` on float64 tensors on the course device: values, the result's device and dtype, and autograd's gradients."""
