@@ -27,15 +27,10 @@ REMOTE_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 
-# Lectures whose slides are being split to fit 1280x720 (issue 12): their fit test reports the
-# slides that do not fit as an expected failure instead of failing the suite. Remove a lecture
-# from this set as soon as all its slides fit; every other check stays strict for it.
-SLIDES_BEING_SPLIT: set[str] = {
-    # After the issue 27/28 reworks: Lecture 4's slides 23/1, 30/1, 70 and 71 and Lecture 5's
-    # 22, 26 and 38 are taller than 720 px (measured with --check-slides); to be split.
-    "04_cnns_for_computer_vision",
-    "05_modern_convolutional_architectures",
-}
+# Lectures whose slides are being split to fit 1280x720: their fit test reports the slides that
+# do not fit as an expected failure instead of failing the suite. Remove a lecture from this set
+# as soon as all its slides fit; every other check stays strict for it. Empty: all five fit.
+SLIDES_BEING_SPLIT: set[str] = set()
 
 pytestmark = [
     pytest.mark.browser,

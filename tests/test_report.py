@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import shutil
@@ -30,7 +31,7 @@ import pytest
 import test_assignment1_bugs
 import test_assignment2_bugs
 import test_assignment3_bugs
-from notebook_scoring import bug, nbgrader_meta, scored_notebook
+from notebook_scoring import affected_tests, bug, nbgrader_meta, scored_notebook
 
 from course_utils.checks.diagnoses import FAMILIES, cases_of, diagnoses_of, parse
 from course_utils.grading import gradebook, report, verify
@@ -143,17 +144,37 @@ def _bugs(assignment: str, names: list[str]):
     return [A1_PAYLOAD_BUG if name == "payload" else BUGS[assignment][name] for name in names]
 
 
+@functools.cache
+def _honest_runs(assignment: str) -> dict[str, CellRun]:
+    return run_student(assignment, [])
+
+
 def run_student(assignment: str, names: list[str]) -> dict[str, CellRun]:
-    """Run a notebook with ``names``' bugs in its solution cells; score its test cells as nbgrader does."""
+    """Run a notebook with ``names``' bugs in its solution cells; score its test cells as nbgrader does.
+
+    A test cell that cannot see the changed cells (``notebook_scoring.affected_tests``) earns
+    what it earns in the honest notebook and is not run again.
+    """
     notebook = scored_notebook(assignment)
     bugs = _bugs(assignment, names)
     assert len({b.cell for b in bugs}) == len(bugs), "one bug per solution cell"
     sources = {b.cell: notebook.buggy_source(b) for b in bugs}
+    skip = notebook.skip | UNGRADED
+    affected = affected_tests(notebook.source, sources, frozenset(skip)) if sources else None
     namespace: dict = {"__name__": "__main__"}
     runs = {}
     for cell in notebook.source.cells:
         grade_id = nbgrader_meta(cell).get("grade_id")
-        if cell.cell_type != "code" or cell.id in notebook.skip | UNGRADED or grade_id == SLOW_TEST:
+        if cell.cell_type != "code" or cell.id in skip or grade_id == SLOW_TEST:
+            continue
+        unaffected_test = (
+            affected is not None
+            and grade_id in notebook.points
+            and grade_id not in affected
+            and not nbgrader_meta(cell).get("solution")
+        )
+        if unaffected_test:
+            runs[grade_id] = _honest_runs(assignment)[grade_id]
             continue
         stderr, error = io.StringIO(), None
         with (

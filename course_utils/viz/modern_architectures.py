@@ -133,13 +133,14 @@ def draw_stages(
 def plot_error_vs_cost(
     families: Mapping[str, Sequence[tuple[str, float, float, float]]],
     title: str = "",
+    height: float = 4.2,
 ) -> Figure:
     """Two panels, error against parameters (millions) and against multiply-adds (billions).
 
     ``families`` maps a family name to its members ``(name, params_M, gmacs, error_percent)``;
-    each family is one line, each member one labelled point.
+    each family is one line, each member one labelled point; ``height`` in inches.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(WIDE, 4.2), layout="constrained", sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDE, height), layout="constrained", sharey=True)
     for (family, members), marker in zip(families.items(), "os^D", strict=False):
         members = list(members)
         params = [m[1] for m in members]
@@ -174,11 +175,15 @@ def plot_training_curves(
     ylabel: str = "training loss",
     title: str = "",
     smooth: int = 1,
+    height: float = 4.0,
 ) -> Figure:
-    """One line per label (values per step), running mean over ``smooth`` values, large text."""
+    """One line per label (values per step), running mean over ``smooth`` values, large text.
+
+    ``height`` is the figure's height in inches (its width is the slide's).
+    """
     if smooth < 1:
         raise ValueError("smooth must be at least 1")
-    fig, ax = plt.subplots(figsize=(WIDE, 4.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDE, height), layout="constrained")
     for label, values in curves.items():
         values = np.asarray(values, dtype=float)
         if smooth > 1 and len(values) >= smooth:

@@ -202,10 +202,15 @@ def plot_embeddings(points: Mapping[str, object], labels: object) -> Figure:
     return fig
 
 
-def plot_error_curves(panels: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str) -> Figure:
-    """One panel per entry (title -> {label -> values per epoch}), values in %, shared y axis."""
+def plot_error_curves(
+    panels: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, height: float = 3.9
+) -> Figure:
+    """One panel per entry (title -> {label -> values per epoch}), values in %, shared y axis.
+
+    ``height`` is the figure's height in inches (its width is the slide's).
+    """
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(WIDTH, 3.9), layout="constrained", sharey=True
+        1, len(panels), figsize=(WIDTH, height), layout="constrained", sharey=True
     )
     styles = ["-", "--", ":", "-."]
     for ax, (title, curves) in zip(np.atleast_1d(axes), panels.items(), strict=True):
