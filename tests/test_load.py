@@ -1,6 +1,6 @@
 """The same grades on an idle and on a busy machine (issue 22, item 3).
 
-A class is graded twice by ``course autograde``'s own path: once as the machine is, once beside
+A slow, correct submission is graded twice by ``course autograde``'s own path: once as the machine is, once beside
 16 processes that burn CPU, each in a session of its own (so each is its own scheduler autogroup
 and takes its share of the cores from the grader, as other users' jobs do). Limits count CPU
 seconds of the student's sandbox, so the scores must be identical. The cell budget is 2 CPU
@@ -79,15 +79,15 @@ def test_the_same_grades_idle_and_beside_busy_processes(tmp_path):
     course = released_course(ASSIGNMENT, tmp_path / "course")
     name = records.notebook_names(course, ASSIGNMENT)[0]
     solution = nbformat.read(course / "solutions" / ASSIGNMENT / name, as_version=4)
-    release = nbformat.read(course / "assignments" / ASSIGNMENT / name, as_version=4)
-    for student, notebook in (("plain", plain_loop_solution(solution)), ("blank", release)):
-        folder = course / "subs" / student
-        folder.mkdir(parents=True)
-        nbformat.write(notebook, folder / name)
+    # One honest student whose code is slow: what wall-clock limits punished under load. (A blank
+    # release would only add its 0 and the re-runs that name its mistakes, about a minute here.)
+    folder = course / "subs" / "plain"
+    folder.mkdir(parents=True)
+    nbformat.write(plain_loop_solution(solution), folder / name)
     students, failures = intake.collect_submissions(
         course, ASSIGNMENT, course / "subs", progress=lambda _: None
     )
-    assert not failures and sorted(students) == ["blank", "plain"]
+    assert not failures and students == ["plain"]
 
     started = time.monotonic()
     idle = _grade(course, students)
@@ -107,8 +107,7 @@ def test_the_same_grades_idle_and_beside_busy_processes(tmp_path):
             burner.wait()
     print(f"graded idle in {idle_seconds:.0f} s, beside {BUSY_PROCESSES} busy processes in "
           f"{busy_seconds:.0f} s: {idle} / {busy}")  # fmt: skip
-    assert idle["plain"][0] == "graded" and idle["blank"][0] == "graded", idle
+    assert idle["plain"][0] == "graded", idle
     assert idle["plain"][1] == idle["plain"][2] > 0, idle  # slow and correct: full marks
-    assert idle["blank"][1] == 0, idle
     assert {s: r[:3] for s, r in busy.items()} == {s: r[:3] for s, r in idle.items()}
     assert busy_seconds > idle_seconds  # the load was real
