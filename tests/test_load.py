@@ -1,7 +1,7 @@
 """The same grades on an idle and on a busy machine (issue 22, item 3).
 
-A slow, correct submission is graded twice by ``course autograde``'s own path: once as the machine is, once beside
-16 processes that burn CPU, each in a session of its own (so each is its own scheduler autogroup
+A slow, correct submission is graded twice by ``course autograde``'s own path: once as the
+machine is, once beside 16 processes that burn CPU, each in a session of its own (so each is its own scheduler autogroup
 and takes its share of the cores from the grader, as other users' jobs do). Limits count CPU
 seconds of the student's sandbox, so the scores must be identical. The cell budget is 2 CPU
 seconds here so that the test is quick and wall-clock limits would visibly fail it: beside 16
