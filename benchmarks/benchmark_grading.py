@@ -13,6 +13,10 @@ same class once per run below, each time in a fresh course and gradebook:
   did the imports once (course_utils.grading.sandbox.zygote), each fork walled in on its own before the
   student's code runs (course_utils.grading.sandbox.isolation; a root grader; otherwise as ``ours-per-student``);
 * ``ours-1``: the same with one grading process (``--jobs 1``), for the scaling from 1 to 2;
+* ``ours-no-canary``: ``ours`` without the canary (the solution and the blank release graded
+  first): the canary's cost per run is ``ours`` minus this;
+* ``ours-unsandboxed``: ``ours`` with kernel and worker outside bubblewrap (the re-run kept): the
+  sandbox's cost per submission is ``ours`` minus this, divided by the class size;
 * ``ours-per-student``: ``ours`` with a sandbox and a fork server of each student's own
   (``COURSE_FORK_SERVER=per-student``), started while the previous student is graded;
 * ``ours-cold``: ``ours`` without the fork server (``COURSE_FORK_SERVER=0``): kernel and
@@ -124,7 +128,8 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
             print(f"  (nbgrader exited {done.returncode})")
         return seconds, results
     protected = run != "unprotected"
-    setup = records.GradingSetup(sandbox=protected, verify=protected, seed=seed, limits=Limits())
+    sandboxed = protected and run != "ours-unsandboxed"
+    setup = records.GradingSetup(sandbox=sandboxed, verify=protected, seed=seed, limits=Limits())
     mode = {"ours-cold": "0", "before": "0", "ours-per-student": "per-student"}.get(run, "1")
     os.environ["COURSE_FORK_SERVER"] = mode
     start = time.perf_counter()
@@ -136,7 +141,8 @@ def grade(folder: Path, run: str, jobs: int, seed: int) -> tuple[float, list]:
             jobs=1 if run == "ours-1" else jobs,
             progress=lambda _: None,
             setup=setup,
-            persistent=run in ("ours", "ours-1", "ours-cold", "ours-per-student"),
+            persistent=run.startswith("ours"),
+            canary=run != "ours-no-canary",
         )
     finally:
         os.environ.pop("COURSE_FORK_SERVER")
@@ -274,6 +280,8 @@ def main() -> None:
             "ours-1",
             "ours-per-student",
             "ours-cold",
+            "ours-no-canary",
+            "ours-unsandboxed",
             "before",
             "unprotected",
         ],
