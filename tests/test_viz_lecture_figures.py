@@ -173,6 +173,22 @@ def test_one_bar_per_result_with_its_value_year_and_note():
     assert slides.slide_text_px(fig) >= slides.MIN_TEXT_PX
 
 
+def test_a_shared_colour_key_gives_a_group_the_same_colour_in_every_chart():
+    key = {"features": "#636363", "CNN": "#3182bd"}
+    first = viz.plot_imagenet_by_year(
+        [(2011, "XRCE", 25.8), *RESULTS[:1]],
+        groups={"XRCE": "features", "AlexNet": "CNN"},
+        colors=key,
+    )
+    second = viz.plot_imagenet_by_year(
+        RESULTS, groups=dict.fromkeys(["AlexNet", "VGG"], "CNN"), colors=key
+    )
+    alexnet_first, alexnet_second = first.axes[0].patches[1], second.axes[0].patches[0]
+    assert alexnet_first.get_facecolor() == alexnet_second.get_facecolor()
+    assert matplotlib.colors.to_hex(alexnet_first.get_facecolor()) == "#3182bd"
+    assert second.axes[0].patches[2].get_facecolor() != alexnet_second.get_facecolor()
+
+
 def test_imagenet_chart_refuses_what_it_cannot_draw():
     with pytest.raises(TypeError, match="results"):
         viz.plot_imagenet_by_year([])

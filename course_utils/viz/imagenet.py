@@ -48,14 +48,18 @@ def plot_imagenet_by_year(
     notes: Mapping[str, str] | None = None,
     title: str = "",
     height: float = 3.8,
+    colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """One bar per result, in the order given, labelled with its model, year and value.
 
     ``results``: N tuples ``(year, model, value)``, value in percent (0-100), e.g. the ILSVRC
     top-5 test error of the year's winner. ``groups`` maps a model to a group name: one colour
     per group, named in a legend above the bars (e.g. "convolutional network"). ``notes`` maps a
-    model to a short line printed under its year (e.g. "152 layers"). ``height`` is in inches;
-    the width is the slide's, ``WIDTH``. Returns the figure, whose one axes holds the N bars.
+    model to a short line printed under its year (e.g. "152 layers"). ``colors`` maps a group
+    name to its colour, so that several charts can share one key; it may name groups a chart does
+    not use, and groups it does not name take the first free colour of ``GROUP_COLORS``.
+    ``height`` is in inches; the width is the slide's, ``WIDTH``. Returns the figure, whose one
+    axes holds the N bars.
     """
     checked = _check_results(results)
     models = [model for _, model, _ in checked]
@@ -64,9 +68,12 @@ def plot_imagenet_by_year(
     if unknown:
         raise ValueError(f"groups and notes name models not in results: {unknown}")
     names = list(dict.fromkeys(groups.get(model, "") for model in models))
-    if len(names) > len(GROUP_COLORS):
-        raise ValueError(f"at most {len(GROUP_COLORS)} groups, got {len(names)}")
-    color_of = dict(zip(names, GROUP_COLORS, strict=False))
+    color_of = {name: color for name, color in (colors or {}).items() if name in names}
+    free = [color for color in GROUP_COLORS if color not in color_of.values()]
+    unnamed = [name for name in names if name not in color_of]
+    if len(unnamed) > len(free):
+        raise ValueError(f"at most {len(GROUP_COLORS)} groups without a colour, got {len(unnamed)}")
+    color_of |= dict(zip(unnamed, free, strict=False))
     values = np.array([value for _, _, value in checked])
     fig, ax = plt.subplots(figsize=(WIDTH, height), layout="constrained")
     positions = np.arange(len(checked))
