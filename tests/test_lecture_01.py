@@ -394,7 +394,7 @@ def test_errata_named_by_the_review(notebook):
     assert "on p. 28 its" in text and "on p. 31 it is $-1$" in text
     assert "Caffe" in text and '"SAME"' in text
     assert "average pooling selects nothing" in text.lower()
-    assert "**Pick A1" in text
+    assert "none of the options lists" in text
 
 
 def test_no_opaque_idioms(notebook):
@@ -420,17 +420,18 @@ def test_self_check_with_hidden_answers(notebook):
 
 def test_errata_are_marked(notebook):
     """The deck's errors are Errata; its conventions (the "illegal stride", P = (F-1)/2, the
-    quiz's weight order) are Notes; both are listed at the end, on two sub-slides."""
+    missing floor of p. 75) are Notes; both are listed at the end, on two sub-slides."""
     text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
-    assert text.count("> **Erratum") == 4 and text.count("> **Note") >= 4
+    assert text.count("> **Erratum") == 5 and text.count("> **Note") >= 4
     for note in (
         "Note (what frameworks do)",
         "Note (when $P = (F-1)/2$ works)",
-        "Note (the order)",
+        "Note (the floor, as on p. 57)",
+        "Erratum (no option is the `Conv2d` shape, pp. 66–67)",
     ):
         assert note in text
     closing = [c.source for c in notebook.cells if c.source.startswith(("### Errata", "### Notes"))]
-    assert len(closing) == 2 and closing[0].count("\n1. ") == 1 and "4. " in closing[0]
+    assert len(closing) == 2 and closing[0].count("\n1. ") == 1 and "5. " in closing[0]
 
 
 def _cells_after(notebook, heading_start: str, count: int) -> list:
@@ -443,9 +444,10 @@ def test_learned_filters_are_probed_with_oriented_pictures(notebook):
     direction" checked against the reversed picture and against the kernels before training."""
     probe = _cells_after(notebook, "### CNN Learned Filters — what each kernel answers", 1)[0]
     assert "cu.viz.probe_filters" in probe.source and "cu.viz.draw_filter_probes" in probe.source
-    claim = _cells_after(notebook, "### CNN Learned Filters — one direction each", 1)[0]
-    assert "reversed_stimulus" in claim.source and "initial_layer" in claim.source
-    assert "assert spread.min() > spread_before.max()" in claim.source
+    table, check = _cells_after(notebook, "### CNN Learned Filters — most kernels prefer", 2)
+    assert "reversed_stimulus" in table.source and "initial_layer" in table.source
+    assert "assert directional > len(best) // 2" in check.source
+    assert "assert spread.min() > spread_before.max()" in check.source
     maps = _cells_after(notebook, "### CNN Learned Filters — the maps on a digit", 1)[0]
     assert "best[i]" in maps.source  # each map labelled by its filter and best picture
 

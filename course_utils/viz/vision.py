@@ -23,18 +23,27 @@ WIDTH = 10.0
 WINDOW_COLORS = ("#e6550d", "#3182bd", "#31a354")
 
 
-def show_number_grids(arrays: Sequence[object], titles: Sequence[str]) -> Figure:
-    """Small integer arrays (H, W) side by side, each cell shaded by its value and labelled."""
+def show_number_grids(
+    arrays: Sequence[object], titles: Sequence[str], height: float = 3.6
+) -> Figure:
+    """Small integer arrays (H, W) side by side, each cell shaded by its value and labelled.
+
+    One grey scale for all arrays; a number is written in white on a dark cell, in black on a
+    light one. ``height`` is the figure's height in inches (its width is the slide's).
+    """
     grids = [check_array(f"arrays[{i}]", a, (2,)) for i, a in enumerate(arrays)]
     if len(titles) != len(grids):
         raise ValueError(f"titles must name the {len(grids)} arrays, got {len(titles)}")
     low = min(float(g.min()) for g in grids)
     high = max(float(g.max()) for g in grids)
-    fig, axes = plt.subplots(1, len(grids), figsize=(WIDTH, 3.6), layout="constrained")
+    darkest = low - 0.35 * (high - low)
+    fig, axes = plt.subplots(1, len(grids), figsize=(WIDTH, height), layout="constrained")
     for ax, grid, title in zip(np.atleast_1d(axes), grids, titles, strict=True):
-        ax.imshow(grid, cmap="gray", vmin=low - 0.35 * (high - low), vmax=high)
+        ax.imshow(grid, cmap="gray", vmin=darkest, vmax=high)
         for (r, c), value in np.ndenumerate(grid):
-            ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=FONT, color="white")
+            light = high > darkest and (value - darkest) / (high - darkest) > 0.6
+            color = "black" if light else "white"
+            ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=FONT, color=color)
         ax.set_title(title, fontsize=FONT)
         ax.set_xticks([])
         ax.set_yticks([])
