@@ -259,3 +259,58 @@ def train(
             bar.set_postfix(postfix, refresh=True)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def filter_normalized_direction(model: nn.Module, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random direction in ``model``'s weight space, scaled filter by filter (Li et al. 2018).
+
+    Each weight of two or more dimensions gets Gaussian noise of its shape, every filter (slice
+    along the first axis) rescaled to the norm of the same filter in the model; biases and
+    normalization parameters (one dimension) get zeros. Returns ``{name: tensor}``.
+    """
+    _check_model(model)
+    generator = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    direction = {}
+    for name, weight in model.named_parameters():
+        weight = weight.detach()
+        if weight.dim() < 2:
+            direction[name] = torch.zeros_like(weight)
+            continue
+        noise = torch.randn(weight.shape, generator=generator, dtype=weight.dtype).to(weight.device)
+        axes = tuple(range(1, weight.dim()))
+        norm = torch.linalg.vector_norm
+        scale = norm(weight, dim=axes, keepdim=True) / norm(noise, dim=axes, keepdim=True)
+        direction[name] = noise * scale
+    return direction
+
+
+def loss_slice(
+    model: nn.Module,
+    direction: dict[str, torch.Tensor],
+    steps: Iterable[float],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> list[float]:
+    """Mean cross-entropy on (inputs, targets) at the weights ``w + step * direction``, per step.
+
+    The model is evaluated in eval mode and its weights are restored afterwards.
+    """
+    _check_model(model)
+    params = dict(model.named_parameters())
+    if set(direction) != set(params):
+        raise ValueError("direction must have one tensor per named parameter of the model")
+    saved = {name: p.detach().clone() for name, p in params.items()}
+    was_training, losses = model.training, []
+    model.eval()
+    try:
+        with torch.no_grad():
+            for step in steps:
+                for name, p in params.items():
+                    p.copy_(saved[name] + float(step) * direction[name])
+                losses.append(nn.functional.cross_entropy(model(inputs), targets).item())
+    finally:
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(saved[name])
+        model.train(was_training)
+    return losses

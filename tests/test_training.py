@@ -161,3 +161,31 @@ def test_multiply_adds_counts_linear_and_keeps_training_mode():
 def test_multiply_adds_rejects_bad_shape():
     with pytest.raises(ValueError, match="input_shape"):
         measure.multiply_adds(nn.Linear(2, 2), (0, 2))
+
+
+def test_filter_normalized_direction_matches_each_filters_norm_and_skips_biases():
+    from course_utils.training import filter_normalized_direction
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3))
+    direction = filter_normalized_direction(model, seed=1)
+    weight = model[0].weight.detach()
+    assert torch.allclose(
+        direction["0.weight"].flatten(1).norm(dim=1), weight.flatten(1).norm(dim=1), atol=1e-6
+    )
+    assert not direction["0.bias"].any() and not direction["1.weight"].any()
+    again = filter_normalized_direction(model, seed=1)
+    assert all(torch.equal(direction[k], again[k]) for k in direction)
+
+
+def test_loss_slice_is_the_loss_at_step_zero_and_restores_the_weights():
+    from course_utils.training import filter_normalized_direction, loss_slice
+
+    torch.manual_seed(0)
+    model, x, y = torch.nn.Linear(4, 3), torch.randn(8, 4), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    before = model.weight.detach().clone()
+    direction = filter_normalized_direction(model)
+    losses = loss_slice(model, direction, [-1.0, 0.0, 1.0], x, y)
+    assert losses[1] == pytest.approx(torch.nn.functional.cross_entropy(model(x), y).item())
+    assert losses[0] != losses[1] and torch.equal(model.weight, before) and model.training
+    with pytest.raises(ValueError):
+        loss_slice(model, {"weight": direction["weight"]}, [0.0], x, y)

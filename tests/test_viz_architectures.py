@@ -37,6 +37,14 @@ def test_cube_figure_has_four_titled_panels():
     plt.close(fig)
 
 
+def test_cube_figure_as_a_two_by_two_grid():
+    fig = viz.draw_normalization_cubes(columns=2)
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes] == [(2, 2)] * 4
+    plt.close(fig)
+    with pytest.raises(ValueError, match="columns"):
+        viz.draw_normalization_cubes(columns=3)
+
+
 # ------------------------------------------------------------------ block diagrams
 
 

@@ -27,6 +27,8 @@ def _texts_at_least(fig, points=11):
         ),
         lambda: arch_viz.plot_training_curves({"x": [3, 2, 1, 0.5, 0.4, 0.3]}, smooth=2),
         lambda: arch_viz.show_attention_map(np.eye(4), np.full((4, 4), 0.5)),
+        lambda: arch_viz.plot_loss_slices({"a": ([-1, 0, 1], [9.0, 1.0, 4.0])}),
+        lambda: arch_viz.show_shifted_responses(np.eye(6), np.eye(6), np.eye(4), -np.eye(4)),
     ],
 )
 def test_figures_are_full_width_and_readable(make):
@@ -45,3 +47,7 @@ def test_bad_arguments_are_refused():
         arch_viz.show_attention_map(np.eye(3), np.eye(4))
     with pytest.raises(ValueError):
         arch_viz.plot_training_curves({"x": [1.0]}, smooth=0)
+    with pytest.raises(ValueError):
+        arch_viz.plot_loss_slices({"a": ([0, 1], [1.0])})
+    with pytest.raises(ValueError):
+        arch_viz.show_shifted_responses(np.eye(6), np.eye(5), np.eye(4), np.eye(4))

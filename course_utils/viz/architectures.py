@@ -51,15 +51,22 @@ def normalization_mask(kind: str, shape: tuple[int, int, int], groups: int = 2) 
 
 
 def draw_normalization_cubes(
-    shape: tuple[int, int, int] = (3, 4, 3), groups: int = 2, figsize: tuple[float, float] = (10, 3)
+    shape: tuple[int, int, int] = (3, 4, 3),
+    groups: int = 2,
+    figsize: tuple[float, float] = (10, 3),
+    columns: int = 4,
 ) -> Figure:
     """Wu and He's figure: four (N, C, H*W) cubes, the values normalized together in colour.
 
-    One panel per kind of :data:`NORMALIZATIONS`; N runs to the right, C into the page, H*W up.
+    One panel per kind of :data:`NORMALIZATIONS`, ``columns`` panels a row (4: one row, 2: a
+    2 x 2 grid); N runs to the right, C into the page, H*W up.
     """
+    if columns not in (1, 2, 4):
+        raise ValueError(f"columns must be 1, 2 or 4, got {columns!r}")
+    rows = len(NORMALIZATIONS) // columns
     fig = plt.figure(figsize=figsize)
     for index, kind in enumerate(NORMALIZATIONS):
-        ax = fig.add_subplot(1, len(NORMALIZATIONS), index + 1, projection="3d")
+        ax = fig.add_subplot(rows, columns, index + 1, projection="3d")
         mask = normalization_mask(kind, shape, groups)
         filled = np.ones(shape, dtype=bool)
         facecolors = np.empty(shape, dtype=object)

@@ -23,8 +23,10 @@ __all__ = [
     "draw_depthwise_pointwise",
     "draw_stages",
     "plot_error_vs_cost",
+    "plot_loss_slices",
     "plot_training_curves",
     "show_attention_map",
+    "show_shifted_responses",
 ]
 
 
@@ -207,7 +209,7 @@ def show_attention_map(image: np.ndarray, weights: np.ndarray, title: str = "") 
             f"image and weights must be equal 2-D shapes, got {image.shape}, {weights.shape}"
         )
     fig, axes = plt.subplots(1, 2, figsize=(WIDE, 4.2), layout="constrained")
-    axes[0].imshow(image, cmap="gray_r")
+    axes[0].imshow(image, cmap="gray")  # as every digit of the course: white strokes on black
     axes[0].set_title("input", fontsize=FONT + 1)
     shown = axes[1].imshow(weights, cmap="viridis", vmin=0, vmax=1)
     axes[1].set_title("attention weight per position", fontsize=FONT + 1)
@@ -218,4 +220,62 @@ def show_attention_map(image: np.ndarray, weights: np.ndarray, title: str = "") 
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=FONT + 1)
+    return fig
+
+
+def plot_loss_slices(
+    slices: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str = "step along a random filter-normalized direction",
+    ylabel: str = "training loss",
+    height: float = 3.6,
+) -> Figure:
+    """One line per label: (steps (S,), losses (S,)) through the trained weights, at step 0.
+
+    The loss axis is logarithmic, so that a flat basin and a steep one can be read together.
+    """
+    if not slices:
+        raise ValueError("slices must hold at least one (steps, losses) pair")
+    fig, ax = plt.subplots(figsize=(WIDE, height), layout="constrained")
+    for label, (steps, losses) in slices.items():
+        steps, losses = np.asarray(steps, dtype=float), np.asarray(losses, dtype=float)
+        if steps.shape != losses.shape or steps.ndim != 1:
+            raise ValueError(f"{label}: steps and losses must be equal 1-D shapes")
+        ax.plot(steps, losses, linewidth=2, marker="o", markersize=4, label=label)
+    ax.axvline(0, color="0.5", linewidth=1, linestyle="--")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=FONT)
+    ax.set_ylabel(ylabel, fontsize=FONT)
+    ax.tick_params(labelsize=FONT, which="both")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=FONT)
+    return fig
+
+
+def show_shifted_responses(
+    image: np.ndarray, shifted: np.ndarray, response: np.ndarray, shifted_response: np.ndarray
+) -> Figure:
+    """A digit and its shifted copy (H, W), and a filter's responses to each (h, w), one scale.
+
+    The two responses share a diverging colour scale, with a colour bar; each title gives the
+    response's maximum over all positions.
+    """
+    images = [np.asarray(a, dtype=float) for a in (image, shifted, response, shifted_response)]
+    if any(a.ndim != 2 for a in images) or images[0].shape != images[1].shape:
+        raise ValueError("image and shifted must be equal 2-D shapes, the responses 2-D")
+    if images[2].shape != images[3].shape:
+        raise ValueError("the two responses must have the same shape")
+    fig, axes = plt.subplots(1, 4, figsize=(WIDE, 3.3), layout="constrained")
+    for ax, array, title in zip(axes[:2], images[:2], ("digit", "shifted"), strict=True):
+        ax.imshow(array, cmap="gray")
+        ax.set_title(title, fontsize=FONT + 1)
+    limit = max(float(np.abs(a).max()) for a in images[2:]) or 1.0
+    for ax, array, title in zip(axes[2:], images[2:], ("response", "its response"), strict=True):
+        shown = ax.imshow(array, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"{title}\nmax {array.max():.2f}", fontsize=FONT + 1)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    bar = fig.colorbar(shown, ax=axes[2:], shrink=0.8)
+    bar.ax.tick_params(labelsize=FONT)
     return fig
