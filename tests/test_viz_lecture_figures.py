@@ -189,6 +189,11 @@ def test_a_shared_colour_key_gives_a_group_the_same_colour_in_every_chart():
     assert second.axes[0].patches[2].get_facecolor() != alexnet_second.get_facecolor()
 
 
+def test_a_long_model_name_is_broken_after_its_hyphen():
+    fig = viz.plot_imagenet_by_year([(2016, "Trimps-Soushen", 2.99), (2015, "ResNet-152", 3.57)])
+    assert {"Trimps-\nSoushen\n2016", "ResNet-152\n2015"} <= set(_texts(fig))
+
+
 def test_imagenet_chart_refuses_what_it_cannot_draw():
     with pytest.raises(TypeError, match="results"):
         viz.plot_imagenet_by_year([])

@@ -16,6 +16,7 @@ from matplotlib.patches import Patch
 
 FONT = 14  # points; a 10-inch figure on a 1280x720 slide: about 17 px
 WIDTH = 10.0  # inches, a full-width slide figure
+LONG_NAME = 10  # characters; a longer model name under a bar is broken after a hyphen
 GROUP_COLORS = ("#3182bd", "#9e9ac8", "#e6550d", "#31a354")
 
 __all__ = ["plot_imagenet_by_year"]
@@ -40,6 +41,14 @@ def _check_results(results: object) -> list[tuple[int, str, float]]:
     return checked
 
 
+def _wrapped(model: str) -> str:
+    """A long name ("Trimps-Soushen") on two lines, broken after its first hyphen."""
+    if len(model) <= LONG_NAME or "-" not in model:
+        return model
+    head, tail = model.split("-", 1)
+    return f"{head}-\n{tail}"
+
+
 def plot_imagenet_by_year(
     results: Sequence[tuple[int, str, float]],
     *,
@@ -55,7 +64,8 @@ def plot_imagenet_by_year(
     ``results``: N tuples ``(year, model, value)``, value in percent (0-100), e.g. the ILSVRC
     top-5 test error of the year's winner. ``groups`` maps a model to a group name: one colour
     per group, named in a legend above the bars (e.g. "convolutional network"). ``notes`` maps a
-    model to a short line printed under its year (e.g. "152 layers"). ``colors`` maps a group
+    model to a short line printed under its year (e.g. "152 layers"); a name longer than
+    ``LONG_NAME`` characters is broken after its first hyphen. ``colors`` maps a group
     name to its colour, so that several charts can share one key; it may name groups a chart does
     not use, and groups it does not name take the first free colour of ``GROUP_COLORS``.
     ``height`` is in inches; the width is the slide's, ``WIDTH``. Returns the figure, whose one
@@ -89,7 +99,7 @@ def plot_imagenet_by_year(
             fontsize=FONT,
         )
     labels = [
-        "\n".join([model, str(year)] + ([notes[model]] if model in notes else []))
+        "\n".join([_wrapped(model), str(year)] + ([notes[model]] if model in notes else []))
         for year, model, _ in checked
     ]
     ax.set_xticks(positions, labels)
