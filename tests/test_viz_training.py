@@ -50,3 +50,22 @@ def test_bad_curves_raise(bad):
 def test_bad_smoothing_raises():
     with pytest.raises(ValueError, match="smooth"):
         viz.plot_curves({"a": [1, 2]}, smooth=0)
+
+
+def test_plot_descent_paths_draws_contours_one_line_per_path_and_the_minimum():
+    paths = {"plain": [[-4, 1], [-3, -0.5], [-2, 0.2]], "momentum": [[-4, 1], [-2, 0.1]]}
+    fig = viz.plot_descent_paths(np.diag([0.1, 10.0]), paths, title="valley")
+    ax = fig.axes[0]
+    assert ax.collections  # the contours
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["plain", "momentum", "minimum"]
+    assert np.allclose(ax.get_lines()[0].get_xdata(), [-4, -3, -2])
+
+
+@pytest.mark.parametrize(
+    "hessian, paths",
+    [(np.eye(3), {"a": [[0, 0], [1, 1]]}), (np.eye(2), {}), (np.eye(2), {"a": [[0, 0]]})],
+)
+def test_plot_descent_paths_rejects_bad_input(hessian, paths):
+    with pytest.raises((TypeError, ValueError)):
+        viz.plot_descent_paths(hessian, paths)

@@ -59,7 +59,7 @@ from .network_graphs import draw_network, draw_pipeline, readable
 from .receptive_fields import draw_backprojection, draw_dilated_growth
 from .slides import fit_for_slides, slide_figures
 from .tables import format_number, markdown_table
-from .training import plot_curves, plot_per_layer
+from .training import plot_curves, plot_descent_paths, plot_per_layer
 from .volumes import draw_conv_volume
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
     "fit_for_slides",
     "plot_continuous_convolution",
     "plot_curves",
+    "plot_descent_paths",
     "plot_filter_bank",
     "plot_imagenet_by_year",
     "plot_per_layer",

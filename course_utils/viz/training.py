@@ -110,3 +110,58 @@ def plot_per_layer(
     if title:
         ax.set_title(title, fontsize=TITLE_FONTSIZE)
     return fig if created else ax
+
+
+PATH_FONT = 14  # points; a 10-inch figure on a 1280x720 slide: about 17 px
+PATH_FIGSIZE = (10.0, 3.6)
+
+
+def plot_descent_paths(
+    hessian: object,
+    paths: Mapping[str, Sequence[Sequence[float]]],
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """Draw the contours of ``0.5 w^T H w`` (``hessian`` H: 2x2) and one path (T, 2) per label.
+
+    Each path is a line with a dot per step, from a square at its start; the minimum (0, 0) is a
+    star. Text is ``PATH_FONT`` points, readable on a slide at full width.
+    """
+    h = np.asarray(hessian, dtype=float)
+    if h.shape != (2, 2):
+        raise ValueError(f"hessian must be 2x2, got shape {h.shape}")
+    if not isinstance(paths, Mapping) or not paths:
+        raise TypeError("paths must be a non-empty dict of label -> (T, 2) positions")
+    checked = {}
+    for label, path in paths.items():
+        array = np.asarray(path, dtype=float)
+        if array.ndim != 2 or array.shape[1] != 2 or len(array) < 2:
+            raise ValueError(f"paths[{label!r}] must have shape (T, 2) with T >= 2")
+        checked[str(label)] = array
+    created = ax is None
+    if created:
+        fig, ax = plt.subplots(figsize=PATH_FIGSIZE, layout="constrained")
+    else:
+        _check_axes(ax)
+        fig = ax.figure
+    points = np.concatenate([*checked.values(), np.zeros((1, 2))])  # the minimum too
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = 0.15 * np.maximum(high - low, 1e-9)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], 200)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], 200)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.stack([gx, gy], axis=-1)
+    loss = 0.5 * np.einsum("...i,ij,...j->...", grid, h, grid)
+    ax.contour(gx, gy, loss, levels=12, colors="#bbbbbb", linewidths=0.8)
+    for label, array in checked.items():
+        (line,) = ax.plot(array[:, 0], array[:, 1], marker="o", markersize=4, label=label)
+        ax.plot(*array[0], marker="s", markersize=8, color=line.get_color())
+    ax.plot(0, 0, marker="*", markersize=14, color="black", linestyle="none", label="minimum")
+    ax.set_xlabel("$w_1$ (flat direction)", fontsize=PATH_FONT)
+    ax.set_ylabel("$w_2$ (steep)", fontsize=PATH_FONT)
+    ax.tick_params(labelsize=PATH_FONT)
+    ax.legend(fontsize=PATH_FONT, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=PATH_FONT)
+    return fig if created else ax
