@@ -14,6 +14,15 @@ from ._common import TITLE_FONTSIZE, _check_axes
 CURVE_FIGSIZE = (8.5, 3.0)
 
 
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes, bool]:
+    """``(figure, axes, created)``: a new constrained figure of ``figsize``, or ``ax``'s own."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax, True
+    _check_axes(ax)
+    return ax.figure, ax, False
+
+
 def _check_curves(name: str, curves: object) -> dict[str, np.ndarray]:
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError(f"{name} must be a non-empty dict of label -> sequence of numbers")
@@ -52,12 +61,7 @@ def plot_curves(
     checked = _check_curves("curves", curves)
     if not isinstance(smooth, int) or smooth < 1:
         raise ValueError(f"smooth must be a positive int, got {smooth!r}")
-    created = ax is None
-    if created:
-        fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, layout="constrained")
-    else:
-        _check_axes(ax)
-        fig = ax.figure
+    fig, ax, created = _figure_and_axes(ax, CURVE_FIGSIZE)
     for label, values in checked.items():
         shown = _smooth(values, smooth)
         if x is not None and label in x:
@@ -91,12 +95,7 @@ def plot_per_layer(
     ``reference`` draws a dashed horizontal line (the value a healthy stack keeps), or nothing.
     """
     checked = _check_curves("values", values)
-    created = ax is None
-    if created:
-        fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, layout="constrained")
-    else:
-        _check_axes(ax)
-        fig = ax.figure
+    fig, ax, created = _figure_and_axes(ax, CURVE_FIGSIZE)
     for label, series in checked.items():
         ax.plot(np.arange(1, series.size + 1), series, marker="o", markersize=3, label=label)
     if reference is not None:
@@ -139,12 +138,7 @@ def plot_descent_paths(
         if array.ndim != 2 or array.shape[1] != 2 or len(array) < 2:
             raise ValueError(f"paths[{label!r}] must have shape (T, 2) with T >= 2")
         checked[str(label)] = array
-    created = ax is None
-    if created:
-        fig, ax = plt.subplots(figsize=PATH_FIGSIZE, layout="constrained")
-    else:
-        _check_axes(ax)
-        fig = ax.figure
+    fig, ax, created = _figure_and_axes(ax, PATH_FIGSIZE)
     points = np.concatenate([*checked.values(), np.zeros((1, 2))])  # the minimum too
     low, high = points.min(axis=0), points.max(axis=0)
     margin = 0.15 * np.maximum(high - low, 1e-9)
