@@ -124,6 +124,31 @@ def test_a_remote_function_behaves_like_the_local_one():
         client.stop()
 
 
+POISONED_CACHE_CELLS = [
+    "import numpy as np\nimport course_utils.checks.toolkit as _t\nimport course_utils.reference as _ref",
+    "def empty_the_cache():\n    _t._REFERENCE_KEYS[1].clear()\n    return 0",
+    "def swap_the_list():\n    _t._REFERENCE_KEYS[:] = [_t._REFERENCE_KEYS[0], []]\n    return 0",
+    "def answer_key(x, w):\n    return _ref.conv1d(x, w)",
+]
+
+
+@pytest.mark.parametrize("poison", ["empty_the_cache", "swap_the_list"])
+def test_a_poisoned_cache_of_answer_keys_unblocks_nothing(poison):
+    """The guard caches the course's answer keys in the student's process (finding them costs a
+    scan of every loaded module); the worker uses that cache only as it found it itself."""
+    client = WorkerClient(POISONED_CACHE_CELLS, sandbox=False, limits=Limits(), startup_seconds=60)
+    x, w = np.arange(12.0).reshape(1, 1, 12), np.ones((1, 1, 3))
+    try:
+        client.begin_cell(30)
+        answer_key = RemoteFunction(client, "answer_key")
+        for _ in range(2):
+            with pytest.raises(LibraryShortcutError, match="course_utils.reference.conv1d"):
+                call_student(answer_key, x, w, exercise="conv1d")
+            assert call_student(RemoteFunction(client, poison), exercise="conv1d") == 0
+    finally:
+        client.stop()
+
+
 # Assignment 2's shared helpers (course_utils.checks.assignment2.helpers): the re-run may swap the
 # course's helper in for the student's, in the worker, by name from a fixed list only.
 HELPER_CELLS = [

@@ -111,12 +111,13 @@ class Worker:
         self.guard = guard
         self.keys = keys
         self.replaced: dict[str, Any] = {}  # the student's helpers the course's stand in for
+        self.reference_keys: tuple[Any, tuple] | None = None  # the cache as this worker found it
 
     def check_guard(self) -> None:
         """Raise :class:`GuardChanged` if the student's code replaced a piece of the guard."""
         if self.guard is None:
             return
-        _toolkit._REFERENCE_KEYS[:] = [None, []]  # the answer keys are found again, never cached
+        self.check_reference_keys()
         now = _fingerprint(self.keys)
         changed = [k for k in self.guard if not _same(now.get(k, self), self.guard[k])]
         changed += [k for k in now if k not in self.guard]
@@ -126,6 +127,26 @@ class Worker:
                 f"your code changed the grader's guard against library shortcuts ({names}); "
                 "nothing it computes can be graded"
             )
+
+    def check_reference_keys(self) -> None:
+        """Keep the guard's cache of answer keys as this worker last found it, else find them again.
+
+        The cache lives in the student's process: code that emptied or replaced it would unblock
+        the course's answer keys for the next call. Only a cache equal to the one this worker
+        found is used; anything else (a changed list, or modules loaded since) is found afresh.
+        """
+        state = _toolkit._REFERENCE_KEYS
+        if (
+            self.reference_keys is not None
+            and len(state) == 2
+            and state[0] is self.reference_keys[0]
+            and isinstance(state[1], list)
+            and tuple(state[1]) == self.reference_keys[1]
+        ):
+            return
+        state[:] = [None, []]
+        keys = _PIECES["_reference_shortcuts"]()
+        self.reference_keys = (state[0], tuple(keys))
 
     def keep(self, value: Any) -> int:
         self.kept[len(self.kept) + 1] = value
