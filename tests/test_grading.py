@@ -295,6 +295,37 @@ def test_allowed_tools_still_work_inside_the_guard():
         assert F.pad(XT, (1, 1)).shape == (1, 2, 8)
 
 
+def test_imports_inside_the_guard_of_loaded_modules_keep_it_on(tmp_path, monkeypatch):
+    """Library code imports inside functions on every call; those imports lift nothing, and a
+    module loaded for the first time inside the guard still copies the originals."""
+    from course_utils.checks import toolkit
+
+    lifts = []
+    monkeypatch.setattr(
+        toolkit._GUARD, "lift", lambda real=toolkit._GUARD.lift: lifts.append(1) or real()
+    )
+    (tmp_path / "copies_convolve_at_load.py").write_text("from numpy import convolve\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with no_library_shortcuts("conv1d"):
+        import numpy.lib.stride_tricks  # noqa: F401
+        from numpy import convolve, pad
+
+        assert not lifts
+        with pytest.raises(LibraryShortcutError):
+            convolve(X1, W1)
+        assert pad(X1, 1).shape == (8,)
+        import copies_convolve_at_load
+
+        assert lifts
+    assert copies_convolve_at_load.convolve(X1, W1).shape == (8,)  # the original, not a blocker
+    assert toolkit._already_loaded("numpy", ("convolve",), 0)
+    assert not toolkit._already_loaded("numpy", ("*",), 0)
+    assert not toolkit._already_loaded("numpy", ("no_such_name",), 0)
+    assert not toolkit._already_loaded("no_such_module_4242", (), 0)
+    assert not toolkit._already_loaded("lib", (), 1)  # relative: resolved by the import system
+    _assert_guard_lifted()
+
+
 def test_guard_is_lifted_after_an_exception():
     original_import = builtins.__import__
     with pytest.raises(RuntimeError, match="boom"), no_library_shortcuts("conv1d"):

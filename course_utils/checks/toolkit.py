@@ -760,13 +760,18 @@ class _Guard:
         for owner, name, _, blocker, owner_is_dict in self.patches:
             self._set(owner, name, blocker, owner_is_dict)
 
-    def guarded_import(self, *args: Any, **kwargs: Any) -> Any:
+    def guarded_import(
+        self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        args = (name, globals, locals, fromlist, level)
         if self.importing or self.original_import is None:  # an import inside an import
-            return (self.original_import or builtins.__import__)(*args, **kwargs)
+            return (self.original_import or builtins.__import__)(*args)
+        if _already_loaded(name, fromlist, level):  # no module's code runs: nothing to lift
+            return self.original_import(*args)
         self.importing = True
         self.lift()
         try:
-            return self.original_import(*args, **kwargs)
+            return self.original_import(*args)
         finally:
             self.importing = False
             self.reapply()
@@ -807,6 +812,26 @@ class _Guard:
 
 
 _GUARD = _Guard()
+
+
+def _already_loaded(name: Any, fromlist: Any, level: Any) -> bool:
+    """Whether ``__import__(name, fromlist=fromlist, level=level)`` only looks up loaded modules.
+
+    Library code imports inside functions on every call (torch does, thousands of times in a
+    training run); such an import runs no module's code, so the guard's patches can stay on.
+    Looked up without triggering a module's ``__getattr__`` (which may load something).
+    """
+    if level != 0 or not isinstance(name, str) or not name:
+        return False
+    parts = name.split(".")
+    modules = [sys.modules.get(".".join(parts[: i + 1])) for i in range(len(parts))]
+    if any(module is None for module in modules):
+        return False
+    try:
+        loaded = vars(modules[-1])
+    except TypeError:
+        return False
+    return all(isinstance(item, str) and item != "*" and item in loaded for item in fromlist or ())
 
 
 @contextlib.contextmanager
