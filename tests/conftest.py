@@ -22,7 +22,35 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def _group_names(item) -> list[str]:
+    names = {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+    return sorted(names)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup``, give each test of an ``xdist_group`` its group's suffix.
+
+    pytest-xdist 3.8 does this by setting ``item._nodeid``, which pytest 9.2 no longer reads (a
+    node's id is ``item._id``, a ``NodeId``): the groups were silently ignored, so a module's
+    class, graded in a module fixture, was graded again on the other worker. Here the suffix is
+    put where pytest 9.2 reads it; on an older pytest xdist's own suffix is already there.
+    """
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            names = _group_names(item)
+            suffix = "@" + "_".join(names)
+            if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(item.nodeid + suffix)
+    _skip_gpu_tests_without_a_gpu(items)
+
+
+def _skip_gpu_tests_without_a_gpu(items):
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if gpu_items and not _cuda_available():
         skip = pytest.mark.skip(reason="needs a CUDA GPU; none is present")

@@ -3,8 +3,9 @@
 A page fails on a request to a remote host, a JavaScript console error, an image that did not
 load, or TeX left unrendered; a deck also fails on a slide whose content does not fit 1280x720
 (screenshots of those land in _build/screenshots/). Each lecture is executed once per test
-run (tests/executed_lectures.py, shared with tests/test_notebooks.py); all browser tests share
-one xdist group and one Chromium serves them all.
+run (tests/executed_lectures.py, shared with tests/test_notebooks.py); one Chromium per test
+process serves them all. A lecture's page, deck and fit tests share an xdist group (so its deck
+is exported and checked once), the site's tests another: five lectures check side by side.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ SLIDES_BEING_SPLIT: set[str] = set()
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(
         browser.unavailable_reason() is not None,
         reason=f"browser tests need Chromium and Playwright: {browser.unavailable_reason()}",
@@ -79,11 +79,19 @@ def executed(export_dir):
     return get
 
 
+def _per_lecture() -> list:
+    """LECTURES as parameters, each lecture's tests in one xdist group (its deck checked once)."""
+    return [
+        pytest.param(path, id=path.stem, marks=pytest.mark.xdist_group(f"browser-{path.stem[:2]}"))
+        for path in LECTURES
+    ]
+
+
 def _page_failures(result: browser.PageCheck) -> list[str]:
     return [line for line in result.problems() if not line.startswith("slide ")]
 
 
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _per_lecture())
 def test_lecture_page_works_offline(path, executed, chromium):
     page, _ = executed(path)
     result = browser.check_page(chromium, page)
@@ -107,7 +115,7 @@ def deck_check(executed, chromium):
     return get
 
 
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _per_lecture())
 def test_lecture_slides_work_offline(path, deck_check):
     result = deck_check(path)
     assert result.slides, f"{path.stem}: reveal.js found no slides"
@@ -115,7 +123,7 @@ def test_lecture_slides_work_offline(path, deck_check):
     assert not failures, f"{path.stem}.slides.html:\n" + "\n".join(failures[:20])
 
 
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _per_lecture())
 def test_lecture_slides_fit_the_screen(path, deck_check):
     result = deck_check(path)
     over = result.overflowing
@@ -140,6 +148,7 @@ def built_site(executed, export_dir) -> Path:
     return site.build_site(REPO, lectures, export_dir).parent
 
 
+@pytest.mark.xdist_group("browser-site")
 def test_site_pages_work_offline(built_site, chromium):
     pages = site.site_pages(built_site)
     names = {p.relative_to(built_site).as_posix() for p in pages}
@@ -153,6 +162,7 @@ def test_site_pages_work_offline(built_site, chromium):
     assert not failures, "\n".join(failures[:30])
 
 
+@pytest.mark.xdist_group("browser-site")
 def test_site_lists_lectures_in_course_order_and_has_search(built_site):
     intro = (built_site / "intro.html").read_text(encoding="utf-8")
     positions = [intro.find(f"lectures/{p.stem}.html") for p in LECTURES]
@@ -160,6 +170,7 @@ def test_site_lists_lectures_in_course_order_and_has_search(built_site):
     assert (built_site / "searchindex.js").is_file()
 
 
+@pytest.mark.xdist_group("browser-site")
 def test_exported_files_refer_to_no_remote_code_styles_or_fonts(built_site, export_dir):
     files = [p for p in export_dir.rglob("*") if p.suffix in (".html", ".css") and p.is_file()]
     assert files
@@ -212,7 +223,7 @@ def test_browser_check_catches_remote_requests_tex_and_overflow(chromium, tmp_pa
 # ------------------------------------------------------------------ slide style (issue 25)
 
 
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _per_lecture())
 def test_no_assert_in_the_code_a_deck_shows(path, executed):
     """Every assert runs hidden (hide-input): the exported deck's visible code has none."""
     _, deck = executed(path)
@@ -232,6 +243,7 @@ _TABLES_JS = """() => [...document.querySelectorAll('.bd-article table')].map(
   t => [t.scrollWidth, t.clientWidth, t.textContent.trim().slice(0, 30)])"""
 
 
+@pytest.mark.xdist_group("browser-site")
 def test_site_titles_links_and_tables(built_site, chromium):
     """Clean lecture titles in the contents; a link to a section shows its heading below the
     sticky header; Assignment 1's tables fit the article; hidden code is folded."""

@@ -270,6 +270,10 @@ def keep_grading(
     save_record(root, GradeResult(student, assignment, "graded", score, maximum, flags=list(flags)))
 
 
+# The class is run once, in this module's fixtures: every test of the module on one worker.
+pytestmark = pytest.mark.xdist_group("report")
+
+
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict[str, dict[str, CellRun]]]:
     """assignment -> student -> grade_id -> what the student's notebook earned (run here)."""

@@ -153,3 +153,11 @@ def test_releases_hold_no_solutions_or_hidden_tests(path):
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{path.name} contains {marker!r}"
     assert "raise NotImplementedError()" in text
+
+
+@pytest.mark.xdist_group("suite-self-check")
+def test_an_xdist_group_keeps_its_tests_on_one_worker(request):
+    """Modules that grade a class once in a module fixture rely on their group (tests/conftest.py)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under --dist loadgroup (./course.sh test)")
+    assert request.node.nodeid.endswith("@suite-self-check"), request.node.nodeid
