@@ -256,6 +256,11 @@ def breakdown(seed: int, students: int = 2) -> None:
                     spent = after.setdefault(f"in-process {step}", [0.0, 0.0])
                     spent[0] += timings[step]
                     spent[1] += timings[f"{step} cpu"]
+                    machine = after.setdefault(
+                        f"in-process {step}: the whole machine's CPU", [0.0, 0.0]
+                    )
+                    machine[0] += timings[step]
+                    machine[1] += timings[f"{step} machine cpu"]
     print(
         f"per-submission breakdown ({students} submissions; wall s / CPU s, load "
         f"{os.getloadavg()[0]:.1f}):"
@@ -293,7 +298,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.breakdown:
-        breakdown(args.seed)
+        breakdown(args.seed, min(args.students, 4))  # 4 unless --students is smaller
         return
     load = os.getloadavg()[0]
     print(

@@ -161,7 +161,7 @@ def _grade_in_session(root, assignment, student, setup, cell_timeout, timings, c
 
     log_path = root / records.LOG_DIR / f"autograde-{assignment}-{student}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, machine_start = time.perf_counter(), _machine_cpu_seconds()
     result = records.GradeResult(student, assignment, "failed", log=str(log_path))
     graded_by_hand = gradebook._graded_answers(root, assignment, student)
     api = _nbgrader_api(root, cell_timeout)
@@ -169,6 +169,7 @@ def _grade_in_session(root, assignment, student, setup, cell_timeout, timings, c
         done = api.autograde(assignment, student, force=True, create=True)
     output = (done.get("log") or "") + executor_log.getvalue() + (done.get("error") or "")
     nbgrader_done, cpu_nbgrader = time.perf_counter(), _cpu_seconds()
+    machine_nbgrader = _machine_cpu_seconds()
     log_path.write_text(output, encoding="utf-8")
     graded = list((root / records.AUTOGRADED_DIR / student / assignment).glob("*.ipynb"))
     if not done.get("success") or not graded:
@@ -181,6 +182,9 @@ def _grade_in_session(root, assignment, student, setup, cell_timeout, timings, c
         timings["verify and scores"] = time.perf_counter() - nbgrader_done
         timings["nbgrader cpu"] = cpu_nbgrader - cpu_start
         timings["verify and scores cpu"] = _cpu_seconds() - cpu_nbgrader
+        # every process of the machine (sandboxed kernels and workers too): read on a quiet one
+        timings["nbgrader machine cpu"] = machine_nbgrader - machine_start
+        timings["verify and scores machine cpu"] = _machine_cpu_seconds() - machine_nbgrader
     return result
 
 
@@ -199,6 +203,17 @@ def _captured(name: str):
         yield buffer
     finally:
         logger.removeHandler(handler)
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent (Linux ``/proc/stat``; NaN elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds() -> float:

@@ -210,6 +210,20 @@ def safe_markdown(source: Any, attachments: dict | None = None) -> str:
     source = "".join(source) if isinstance(source, list) else str(source)
     if not source.strip():
         return ""
+    if not attachments:  # a class hands in the same markdown cells: each is cleaned once
+        known = _CLEANED_MARKDOWN.get(source)
+        if known is None:
+            known = _CLEANED_MARKDOWN[source] = _safe_markdown(source, None)
+            if len(_CLEANED_MARKDOWN) > 4096:
+                _CLEANED_MARKDOWN.pop(next(iter(_CLEANED_MARKDOWN)))
+        return known
+    return _safe_markdown(source, attachments)
+
+
+_CLEANED_MARKDOWN: dict[str, str] = {}  # markdown source without attachments -> safe_markdown's
+
+
+def _safe_markdown(source: str, attachments: dict | None) -> str:
     if source.startswith(f'<div class="{CLASS_MARK}">') and _is_clean(source):
         return source  # cleaned before (a fixed point of the cleaner, rendered unchanged)
     try:
