@@ -1,13 +1,14 @@
 """The same grades on an idle and on a busy machine (issue 22, item 3).
 
 A slow, correct submission is graded twice by ``course autograde``'s own path: once as the
-machine is, once beside 16 processes that burn CPU, each in a session of its own (so each is its own scheduler autogroup
-and takes its share of the cores from the grader, as other users' jobs do). Limits count CPU
-seconds of the student's sandbox, so the scores must be identical. The cell budget is 2 CPU
-seconds here so that the test is quick and wall-clock limits would visibly fail it: beside 16
-busy sessions on 2 cores a cell gets about 2/17 of a core, so a test cell of 0.4 CPU seconds
-takes over 3 s of wall-clock time (with ``COURSE_LIMIT_WALL_FACTOR=1``, cells limited by
-wall-clock time as before, the busy run loses points).
+machine is, once beside 8 processes that burn CPU, each in a session of its own (so each is its
+own scheduler autogroup and takes its share of the cores from the grader, as other users' jobs
+do). Limits count CPU seconds of the student's sandbox, so the scores must be identical. The cell
+budget is 1 CPU second here so that the test is quick and wall-clock limits would visibly fail
+it: beside 8 busy sessions on 2 cores a cell gets about 2/9 of a core, so a test cell of 0.4 CPU
+seconds takes about 2 s of wall-clock time (with ``COURSE_LIMIT_WALL_FACTOR=1``, cells limited
+by wall-clock time as before, the busy run loses points). Fewer burners than the 16 of before:
+while they run, the test on the suite's other worker gets a share of the cores too.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from course_utils.grading.sandbox.bubblewrap import SandboxUnavailable, check_sa
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "assignment1"
-BUSY_PROCESSES = 16
-CELL_CPU_SECONDS = 2  # the heaviest test cell here takes about 0.4 s of CPU time
+BUSY_PROCESSES = 8
+CELL_CPU_SECONDS = 1  # the heaviest test cell here takes about 0.4 s of CPU time
 VECTORISED = """    for t in range(l_out):
         start = t * stride
         window = x_pad[:, :, start : start + span : dilation]  # (N, C_in, K): the receptive field
