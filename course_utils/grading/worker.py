@@ -193,8 +193,8 @@ class Worker:
         grading = _PIECES
         # Every call and torch request checks the guard after the student's code ran; a change
         # made earlier persists until then (only the student's own code runs in this process,
-        # and only inside requests), so a check before each request as well found nothing more
-        # and cost a fifth of the worker's time. The first request and "helpers" check first.
+        # and only inside requests), so a second check before each request found nothing more.
+        # The first request and "helpers" requests check before they run as well.
         if request["op"] == "helpers" or not self.checked:
             self.check_guard()
             self.checked = True
