@@ -28,11 +28,11 @@ from course_utils.grading.sandbox.bubblewrap import Limits
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
 NOTEBOOK = "conv1d.ipynb"
-CELL_TIMEOUT_S = 20  # Assignment 3 trains a network in a test cell (about 5 CPU s each)
-# Assignment 1's longest cell takes well under a CPU second: the suite's attacks that loop
-# (every answer, a kill, a flood) each burn a cell's CPU budget, then the notebook's.
-SUITE_CELL_TIMEOUT_S = 8
-SUITE_LIMITS_NOTEBOOK_S = 30
+# Assignment 1's heaviest cell takes 0.3 CPU s, the whole notebook about 2 (on the course's
+# 2-core machine): the attack that loops in every answer burns a cell's CPU budget per cell until
+# the notebook's is used up, so both are kept a few times above what an honest notebook needs.
+SUITE_CELL_TIMEOUT_S = 3
+SUITE_LIMITS_NOTEBOOK_S = 12
 MARKER = "course-tamper-marker-4242"  # a process that must not outlive grading
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tamper")]
@@ -299,44 +299,3 @@ def test_tamper_suite(tmp_path):
     report = json.loads((course / "logs" / f"verify-{ASSIGNMENT}-z-honest.json").read_text())
     assert report["seed"] == 12345 and report["sandbox"]
     assert all(c["verified"] for c in report["cells"]), report["cells"]
-
-
-@pytest.mark.usefixtures("sandbox_available")
-@pytest.mark.parametrize("assignment", records.assignment_names(REPO))
-def test_patched_checkers_earn_nothing_in_any_assignment(assignment, tmp_path):
-    """For every assignment: the solution keeps full marks after the re-run; a patched checker earns 0."""
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", course)
-    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-    gradebook.release(course, [assignment], progress=lambda _: None)
-    patch = (
-        "for _name in dir(cu.checks):\n"
-        "    if _name.startswith('check_'):\n"
-        "        setattr(cu.checks, _name, lambda *a, **k: None)\n"
-    )
-    for name in records.notebook_names(course, assignment):
-        solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
-        release = nbformat.read(course / "assignments" / assignment / name, as_version=4)
-        for student, notebook in (("honest", solution), ("cheat", _with_cell(release, patch))):
-            (course / "subs" / student).mkdir(parents=True, exist_ok=True)
-            nbformat.write(notebook, course / "subs" / student / name)
-    students, failures = intake.collect_submissions(
-        course, assignment, course / "subs", progress=lambda _: None
-    )
-    assert not failures
-    results = {
-        r.student: r
-        for r in autograde.autograde(
-            course,
-            assignment,
-            students,
-            jobs=2,
-            progress=lambda _: None,
-            setup=records.GradingSetup(sandbox=True, seed=99),
-        )
-    }
-    honest, cheat = results["honest"], results["cheat"]
-    assert honest.ok and honest.score == honest.max_score > 0 and not honest.flags, honest
-    assert cheat.ok and cheat.score == 0, cheat
-    assert any("failed when re-run outside" in f for f in cheat.flags), cheat.flags

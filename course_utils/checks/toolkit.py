@@ -24,6 +24,7 @@ import math
 import re
 import sys
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -747,9 +748,15 @@ class _Guard:
 
     def add_namespace(self, namespace: dict[str, Any]) -> None:
         """Block references to shortcuts captured in a namespace (``from numpy import convolve``)."""
+        blocked = self.blocked
         for name, value in list(namespace.items()):
-            entry = self.blocked.get(id(getattr(value, "__library_shortcut__", value)))
-            if entry is not None and entry[0] is getattr(value, "__library_shortcut__", value):
+            original = value
+            if type(value) is types.FunctionType:  # a blocker is a function holding its original
+                original = value.__dict__.get("__library_shortcut__", value)
+            # any other value is blocked only if it is an original itself: no attribute lookup
+            # (a notebook's namespace holds modules whose __getattr__ is slow, and many strings)
+            entry = blocked.get(id(original))
+            if entry is not None and entry[0] is original:
                 self._add(namespace, name, entry[1], entry[2], owner_is_dict=True)
 
     def lift(self) -> None:
@@ -997,6 +1004,18 @@ def _invoke(fn: Callable, exercise: str, args: tuple, kwargs: dict) -> Any:
         return fn(*args, **kwargs)
 
 
+def _lazy_description(fn: Callable, args: tuple, kwargs: dict) -> Callable[[], str]:
+    """The call's description for a message, made only if a message needs it (most calls pass).
+
+    Made at once when an argument is a container the student's function could change in place
+    (arrays are passed as copies), so that the message names the inputs as the checker gave them.
+    """
+    if any(isinstance(v, (list, dict, set, bytearray)) for v in (*args, *kwargs.values())):
+        text = _describe_student_call(fn, args, kwargs)
+        return lambda: text
+    return functools.partial(_describe_student_call, fn, args, kwargs)
+
+
 def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` under :func:`no_library_shortcuts`; any exception becomes an AssertionError naming the call.
 
@@ -1007,22 +1026,22 @@ def call_student(fn: Callable, *args: Any, exercise: str | None = None, **kwargs
             f"expected a function, got {type(fn).__name__} {fn!r}: did you overwrite the name?"
         )
     exercise = exercise or getattr(fn, "__name__", "exercise")
-    call = _describe_student_call(fn, args, kwargs)
+    call = _lazy_description(fn, args, kwargs)
     if is_library_shortcut(fn):
         raise LibraryShortcutError(
-            f"{call}: your function is a library routine; {_WHY['conv']}, so write it out yourself."
+            f"{call()}: your function is a library routine; {_WHY['conv']}, so write it out yourself."
         )
     given_args, given_kwargs = _private_copies(args, kwargs)
     try:
         result = _invoke(fn, exercise, given_args, given_kwargs)
     except LibraryShortcutError as exc:
-        raise LibraryShortcutError(f"{call}: {exc}") from None
+        raise LibraryShortcutError(f"{call()}: {exc}") from None
     except InPlaceChange:
         raise
     except Exception as exc:
         where = _student_line(exc)
         raise AssertionError(
-            f"{call} raised {type(exc).__name__}"
+            f"{call()} raised {type(exc).__name__}"
             + (f": {exc}" if str(exc) else "")
             + (f"\n  (in your code, {where})" if where else "")
             + (
@@ -1040,15 +1059,17 @@ class InPlaceChange(AssertionError):
 
 
 def check_inputs_unchanged(
-    call: str, args: tuple, kwargs: dict, given_args: tuple, given_kwargs: dict
+    call: str | Callable[[], str], args: tuple, kwargs: dict, given_args: tuple, given_kwargs: dict
 ) -> None:
-    """Raise :class:`InPlaceChange` if a student's function changed an input array it was given."""
+    """Raise :class:`InPlaceChange` if a student's function changed an input array it was given.
+
+    ``call`` describes the call for the message (or makes that description when called)."""
     names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
     given = [*given_args, *given_kwargs.values()]
     for name, original, seen in zip(names, [*args, *kwargs.values()], given, strict=True):
         if isinstance(original, np.ndarray) and not np.array_equal(seen, original, equal_nan=True):
             raise InPlaceChange(
-                f"{call} changed its input {name} in place; work on a copy "
+                f"{call() if callable(call) else call} changed its input {name} in place; work on a copy "
                 "(np.pad and arithmetic like x * 2 return new arrays)"
             )
 

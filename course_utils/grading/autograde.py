@@ -120,6 +120,8 @@ def autograde(
 
     if canary is None:
         canary = os.environ.get(CANARY_ENV_VAR, "1") != "0"
+    # never more grading processes than submissions to grade at once (each one pays its start)
+    jobs = min(jobs, max(total, len(CANARY_IDS) if canary else 1))
     progress(
         f"grading {total} submission(s) of {assignment} "
         f"{'in the sandbox' if setup.sandbox else 'WITHOUT a sandbox'}; hidden cases drawn with "

@@ -243,7 +243,10 @@ def _warm_up() -> None:
     import nbgrader.preprocessors  # noqa: F401
 
     from course_utils import checks  # noqa: F401
+    from course_utils.grading.metadata_schema import check_schemas_once
     from course_utils.grading.sandbox.kernel import GuardedExecute  # noqa: F401
+
+    check_schemas_once()
 
 
 def serve(parent: int | None = None) -> int:
