@@ -208,6 +208,7 @@ class Worker:
             given_args, given_kwargs = grading["_private_copies"](args, kwargs)
             result = grading["_invoke"](fn, exercise, given_args, given_kwargs)
             self.check_guard()
+
             def call() -> str:  # described only for a message
                 return grading["describe_call"](request["path"], *args, **kwargs)
 
