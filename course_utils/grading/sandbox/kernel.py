@@ -138,7 +138,12 @@ class SandboxedKernelManager(AsyncKernelManager):  # type: ignore[misc,valid-typ
     def _kernel_arguments(self) -> list[str]:
         limit = Limits.from_env().output_kb * 1024
         return [
-            f"--IPKernelApp.exec_lines=import course_utils.grading.sandbox.outputcap as _s; _s.cap_output({limit}); del _s"
+            f"--IPKernelApp.exec_lines=import course_utils.grading.sandbox.outputcap as _s; _s.cap_output({limit}); del _s",
+            # Plain tracebacks: the frames and their lines, without the source context that
+            # IPython's default mode reads and parses for every frame. That context cost about
+            # 1 CPU s per blank Assignment 1 notebook (14 failing tests, frames deep in the
+            # checkers), and feedback keeps only the student's own frames and the message.
+            "--InteractiveShell.xmode=Plain",
         ]
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
