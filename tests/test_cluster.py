@@ -60,6 +60,9 @@ def _pg_binary(name: str) -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def postgres_url():
     """A PostgreSQL server in a temporary folder, as a non-root user; its SQLAlchemy URL."""

@@ -23,7 +23,7 @@ MAX_MODULE_LINES = 1500
 ENGINE_LAYERS = [
     # records, and the sandbox with what runs inside it (the worker and its wire format)
     {"records", "roster", "sandbox", "wire", "worker"},
-    {"normalize", "integrity", "feedback", "sanitize"},
+    {"normalize", "integrity", "feedback", "sanitize", "metadata_schema"},
     {"verify", "gradebook"},
     # what the class got wrong, from the gradebook and the records (checks.diagnoses, the
     # catalogue of mistakes, is the teaching library's: the engine reads it, checks never

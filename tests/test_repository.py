@@ -161,3 +161,18 @@ def test_an_xdist_group_keeps_its_tests_on_one_worker(request):
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("only under --dist loadgroup (./course.sh test)")
     assert request.node.nodeid.endswith("@suite-self-check"), request.node.nodeid
+
+
+def test_modules_with_slow_tests_are_handed_out_first(request):
+    """tests/conftest.py puts them first, and xdist keeps that order: a minute-long test started
+    last would leave the other worker with nothing to do."""
+    items = request.session.items
+    slow = [item.get_closest_marker("slow") is not None for item in items]
+    modules = [item.module.__name__ for item in items]
+    slow_modules = {m for m, s in zip(modules, slow, strict=True) if s}
+    first_quick = next(i for i, m in enumerate(modules) if m not in slow_modules)
+    assert all(m not in slow_modules for m in modules[first_quick:]), (
+        "a slow module after a quick one"
+    )
+    if hasattr(request.config.option, "loadscopereorder"):
+        assert request.config.option.loadscopereorder is False

@@ -114,6 +114,10 @@ GUARD_PATCHED = (
 )
 
 
+# Every case is judged once, in the module fixture: all of the module's tests on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tamper-structure")]
+
+
 @pytest.fixture(scope="module")
 def judged():
     """Every case judged once (about 2 s each: a worker process per case)."""
