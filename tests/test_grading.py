@@ -295,6 +295,47 @@ def test_allowed_tools_still_work_inside_the_guard():
         assert F.pad(XT, (1, 1)).shape == (1, 2, 8)
 
 
+def test_the_guard_reuses_its_plan_only_when_nothing_it_depends_on_changed(monkeypatch):
+    """Each outermost entry reuses the last one's patches (a thousand calls per notebook) unless
+    a shortcut's module or attribute is another object now: then it works them out again."""
+    from course_utils.checks import toolkit
+
+    made = []
+    monkeypatch.setattr(
+        toolkit._GUARD, "make_plan", lambda real=toolkit._GUARD.make_plan: made.append(1) or real()
+    )
+    toolkit._GUARD.plan = None
+    for _ in range(3):
+        with pytest.raises(LibraryShortcutError), no_library_shortcuts("conv1d"):
+            np.convolve(X1, W1)
+        _assert_guard_lifted()
+    assert len(made) == 1, "the plan was not reused"
+
+    def mine(*args, **kwargs):  # numpy.convolve rebound: the new object is what gets blocked
+        return "mine"
+
+    monkeypatch.setattr(np, "convolve", mine)
+    with pytest.raises(LibraryShortcutError), no_library_shortcuts("conv1d"):
+        np.convolve(X1, W1)
+    assert len(made) == 2 and np.convolve(X1, W1) == "mine"
+    monkeypatch.undo()
+
+    # the same number of modules, but course_utils.reference is another module object now
+    import types
+
+    stand_in = types.ModuleType("course_utils.reference")
+    stand_in.conv1d = lambda *args: "stand-in"
+    monkeypatch.setitem(sys.modules, "course_utils.reference", stand_in)
+    monkeypatch.setattr(
+        toolkit._GUARD, "make_plan", lambda real=toolkit._GUARD.make_plan: made.append(1) or real()
+    )
+    with no_library_shortcuts("conv1d"), pytest.raises(LibraryShortcutError):
+        np.convolve(X1, W1)
+    assert len(made) == 3, "a module replaced in sys.modules must not reuse the plan"
+    monkeypatch.undo()
+    _assert_guard_lifted()
+
+
 def test_imports_inside_the_guard_of_loaded_modules_keep_it_on(tmp_path, monkeypatch):
     """Library code imports inside functions on every call; those imports lift nothing, and a
     module loaded for the first time inside the guard still copies the originals."""

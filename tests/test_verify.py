@@ -129,6 +129,9 @@ POISONED_CACHE_CELLS = [
     "def empty_the_cache():\n    _t._REFERENCE_KEYS[1].clear()\n    return 0",
     "def swap_the_list():\n    _t._REFERENCE_KEYS[:] = [_t._REFERENCE_KEYS[0], []]\n    return 0",
     "def answer_key(x, w):\n    return _ref.conv1d(x, w)",
+    # the guard's plan of patches, kept from one call to the next: emptied, so nothing is patched
+    "def empty_the_plan():\n    plan = _t._GUARD.plan\n    _t._GUARD.plan = (*plan[:2], (), frozenset())\n    return 0",
+    "def numpy_convolve(x, w):\n    return np.convolve(x, w)",
 ]
 
 
@@ -145,6 +148,21 @@ def test_a_poisoned_cache_of_answer_keys_unblocks_nothing(poison):
             with pytest.raises(LibraryShortcutError, match="course_utils.reference.conv1d"):
                 call_student(answer_key, x, w, exercise="conv1d")
             assert call_student(RemoteFunction(client, poison), exercise="conv1d") == 0
+    finally:
+        client.stop()
+
+
+def test_a_poisoned_plan_of_the_guard_unblocks_nothing():
+    """The guard reuses its plan of patches from one call to the next (toolkit._Guard.reuse_plan);
+    student code in the worker could empty it, so the worker drops it before every request."""
+    client = WorkerClient(POISONED_CACHE_CELLS, sandbox=False, limits=Limits(), startup_seconds=60)
+    try:
+        client.begin_cell(30)
+        convolve = RemoteFunction(client, "numpy_convolve")
+        for _ in range(2):
+            with pytest.raises(LibraryShortcutError, match="numpy.convolve"):
+                call_student(convolve, np.ones(5), np.ones(2), exercise="conv1d")
+            assert call_student(RemoteFunction(client, "empty_the_plan"), exercise="conv1d") == 0
     finally:
         client.stop()
 

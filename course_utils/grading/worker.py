@@ -191,6 +191,9 @@ class Worker:
 
     def handle(self, request: dict[str, Any]) -> Any:
         grading = _PIECES
+        # The guard may reuse how it blocked the shortcuts last time (toolkit._Guard.reuse_plan);
+        # here the student's code shares the process and could have edited that plan: never reused.
+        grading["_GUARD"].plan = None
         # Every call and torch request checks the guard after the student's code ran; a change
         # made earlier persists until then (only the student's own code runs in this process,
         # and only inside requests), so a second check before each request found nothing more.
