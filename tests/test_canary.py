@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_edits import PATCH_CHECKERS, with_cell
 
 from course_utils.grading import autograde, gradebook, intake, records, submission
 from course_utils.grading.sandbox.bubblewrap import Limits
@@ -27,9 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "assignment1"
 NOTEBOOK = "conv1d.ipynb"
 LIMITS = Limits(notebook_seconds=120)
-CELL_TIMEOUT_S = (
-    3  # CPU seconds; Assignment 1's heaviest cell takes 0.3 (the endless loop burns one budget)
-)
+# CPU seconds; Assignment 1's heaviest cell takes 0.3 (the endless loop burns one budget)
+CELL_TIMEOUT_S = 3
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,11 +37,6 @@ pytestmark = [
     pytest.mark.usefixtures("sandbox_available"),
 ]
 
-PATCH_CHECKERS = (
-    "for _name in dir(cu.checks):\n"
-    "    if _name.startswith('check_'):\n"
-    "        setattr(cu.checks, _name, lambda *a, **k: None)\n"
-)
 # Above the set-up cell: the guard switched off, the course's answer keys handed in after every cell.
 GUARD_OFF_ON_TOP = (
     "import contextlib\n"
@@ -79,14 +74,6 @@ NATIVE_CONV = (
     "    out = conv(x, t(w), None if b is None else t(b), (stride,), 'valid', (dilation,), 1)\n"
     "    return out.numpy()\n"
 )
-
-
-def _with_cell(notebook, source: str, where: str = "after-setup"):
-    changed = copy.deepcopy(notebook)
-    first = next(i for i, c in enumerate(changed.cells) if c.cell_type == "code")
-    at = {"top": first, "after-setup": first + 1, "end": len(changed.cells)}[where]
-    changed.cells.insert(at, nbformat.v4.new_code_cell(source))
-    return changed
 
 
 def _with_answer(notebook, grade_id: str, source: str):
@@ -154,12 +141,12 @@ def graded_class(tmp_path_factory):
         course,
         {
             "honest": solution,
-            "honest-magic-on-top": _with_cell(solution, "%matplotlib inline", "top"),
+            "honest-magic-on-top": with_cell(solution, "%matplotlib inline", "top"),
             "blank": release,
-            "guard-off-on-top": _with_cell(release, GUARD_OFF_ON_TOP, "top"),
-            "pipe-bomb": _with_cell(_with_cell(release, PATCH_CHECKERS), PIPE_BOMB, "end"),
+            "guard-off-on-top": with_cell(release, GUARD_OFF_ON_TOP, "top"),
+            "pipe-bomb": with_cell(with_cell(release, PATCH_CHECKERS), PIPE_BOMB, "end"),
             "native-conv": _with_answer(solution, "conv1d", conv1d + NATIVE_CONV),
-            "endless-loop": _with_cell(solution, "while True:\n    pass\n", "end"),
+            "endless-loop": with_cell(solution, "while True:\n    pass\n", "end"),
         },
     )
     lines: list[str] = []

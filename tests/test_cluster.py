@@ -30,6 +30,7 @@ import pytest
 
 pytest.importorskip("distributed")
 import nbformat  # noqa: E402
+from notebook_edits import PATCH_CHECKERS, with_cell  # noqa: E402
 
 from course_utils.grading import (
     autograde,  # noqa: E402
@@ -194,17 +195,7 @@ def _make_class(folder: Path, size: int) -> dict[str, str]:
     gradebook.release(folder, [ASSIGNMENT], progress=lambda _: None)
     solution = nbformat.read(folder / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     released = nbformat.read(folder / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    patched = released.copy()
-    patched.cells = list(released.cells)
-    first = next(i for i, c in enumerate(patched.cells) if c.cell_type == "code")
-    patched.cells.insert(
-        first + 1,
-        nbformat.v4.new_code_cell(
-            "for _n in dir(cu.checks):\n"
-            "    if _n.startswith('check_'):\n"
-            "        setattr(cu.checks, _n, lambda *a, **k: None)\n"
-        ),
-    )
+    patched = with_cell(released, PATCH_CHECKERS)
     notebooks = {"honest": solution, "blank": released, "patched": patched}
     kinds = {}
     for index in range(size):

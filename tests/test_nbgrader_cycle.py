@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_edits import PATCH_CHECKERS, with_cell
 from released_courses import released_course
 
 from course_utils.grading import autograde, gradebook, intake, records
@@ -32,11 +33,6 @@ CELL_TIMEOUT_S = {"assignment1": 4, "assignment2": 8, "assignment3": 20}
 # Assignment 3's looping function is called by two test cells (2 x 20 CPU s): the time-out
 # itself is the same code for every assignment, so it is shown on the two cheaper ones.
 WITH_INFINITE_LOOP = ("assignment1", "assignment2")
-PATCH_CHECKERS = (
-    "for _name in dir(cu.checks):\n"
-    "    if _name.startswith('check_'):\n"
-    "        setattr(cu.checks, _name, lambda *a, **k: None)\n"
-)
 
 pytestmark = pytest.mark.slow
 
@@ -71,14 +67,6 @@ def _with_infinite_loop(solution):
     raise AssertionError("no solution cell with a BEGIN SOLUTION region")
 
 
-def _with_cell_after_setup(notebook, source: str):
-    """A copy of ``notebook`` with a plain code cell added right after the set-up cell."""
-    changed = copy.deepcopy(notebook)
-    first_code = next(i for i, c in enumerate(changed.cells) if c.cell_type == "code")
-    changed.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
-    return changed
-
-
 def _with_tests_emptied(release):
     """The release with every autograded test cell's code replaced by ``pass``."""
     gutted = copy.deepcopy(release)
@@ -105,7 +93,7 @@ def test_full_nbgrader_cycle(assignment, tmp_path):
             "patched-checkers",
             assignment,
             name,
-            _with_cell_after_setup(release, PATCH_CHECKERS),
+            with_cell(release, PATCH_CHECKERS),
         )
         if assignment in WITH_INFINITE_LOOP:
             _write(course, "infinite-loop", assignment, name, _with_infinite_loop(solution))

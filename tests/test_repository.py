@@ -170,7 +170,7 @@ def test_modules_with_slow_tests_are_handed_out_first(request):
     slow = [item.get_closest_marker("slow") is not None for item in items]
     modules = [item.module.__name__ for item in items]
     slow_modules = {m for m, s in zip(modules, slow, strict=True) if s}
-    first_quick = next(i for i, m in enumerate(modules) if m not in slow_modules)
+    first_quick = next((i for i, m in enumerate(modules) if m not in slow_modules), len(modules))
     assert all(m not in slow_modules for m in modules[first_quick:]), (
         "a slow module after a quick one"
     )

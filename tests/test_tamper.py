@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_edits import PATCH_CHECKERS, with_cell
 
 import course_utils
 from course_utils.grading import autograde, gradebook, intake, records
@@ -44,15 +45,6 @@ def _solution_ids(notebook) -> list[int]:
         for i, c in enumerate(notebook.cells)
         if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
     ]
-
-
-def _with_cell(notebook, source: str, after_setup: bool = True):
-    """A copy of ``notebook`` with a plain code cell added after the set-up cell (or at the end)."""
-    changed = copy.deepcopy(notebook)
-    cell = nbformat.v4.new_code_cell(source)
-    first_code = next(i for i, c in enumerate(changed.cells) if c.cell_type == "code")
-    changed.cells.insert(first_code + 1 if after_setup else len(changed.cells), cell)
-    return changed
 
 
 def _with_answer(notebook, index: int, source: str):
@@ -95,16 +87,11 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
     )
     cases = {
         "a-patch-checkers": (
-            _with_cell(
-                release,
-                "for _name in dir(cu.checks):\n"
-                "    if _name.startswith('check_'):\n"
-                "        setattr(cu.checks, _name, lambda *a, **k: None)\n",
-            ),
+            with_cell(release, PATCH_CHECKERS),
             "zero",
         ),
         "a-rebind-cu": (
-            _with_cell(
+            with_cell(
                 release,
                 "class _Anything:\n"
                 "    def __getattr__(self, name):\n"
@@ -115,10 +102,10 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             ),
             "zero",
         ),
-        "a-swallow-errors": (_with_cell(release, swallow), "zero"),
+        "a-swallow-errors": (with_cell(release, swallow), "zero"),
         "a-stack-frames": (_with_answer(release, 0, steal_frames), "zero"),
         "a-read-solutions": (
-            _with_cell(
+            with_cell(
                 release,
                 f"import json\nnb = json.load(open('{r}/solutions/{ASSIGNMENT}/{NOTEBOOK}'))\n"
                 "for c in nb['cells']:\n"
@@ -128,7 +115,7 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             "zero",
         ),
         "a-overwrite-classmates": (
-            _with_cell(
+            with_cell(
                 release,
                 "import glob\n"
                 f"for p in glob.glob('{r}/submitted/*/*/*.ipynb') + glob.glob('{r}/autograded/*/*/*'):\n"
@@ -137,7 +124,7 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             "zero",
         ),
         "a-zero-gradebook": (
-            _with_cell(
+            with_cell(
                 release,
                 f"import sqlite3\ndb = sqlite3.connect('{r}/gradebook.db')\n"
                 "db.execute('UPDATE grade SET auto_score = 0')\ndb.commit()\n",
@@ -145,7 +132,7 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             "zero",
         ),
         "a-append-checkers": (
-            _with_cell(
+            with_cell(
                 release,
                 "import course_utils.checks.assignment1 as a1\n"
                 "open(a1.__file__, 'a').write('\\ncheck_conv1d = lambda *a, **k: None\\n')\n",
@@ -153,7 +140,7 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             "zero",
         ),
         "a-detached-process": (
-            _with_cell(
+            with_cell(
                 solution,
                 "import subprocess, sys\n"
                 f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{MARKER}'],\n"
@@ -162,7 +149,7 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             "full",
         ),
         "a-kill-everything": (
-            _with_cell(
+            with_cell(
                 release,
                 "import os, signal\nfor pid in os.listdir('/proc'):\n"
                 "    if pid.isdigit() and int(pid) != os.getpid():\n"
@@ -171,8 +158,8 @@ def attacks(root: Path, solution, release) -> dict[str, tuple[object, str]]:
             ),
             "zero-or-failed",
         ),
-        "a-memory-hog": (_with_cell(solution, "hog = bytearray(10 * 1024**3)\n"), "full"),
-        "a-print-flood": (_with_cell(solution, "print('x' * 100_000_000)\n"), "full"),
+        "a-memory-hog": (with_cell(solution, "hog = bytearray(10 * 1024**3)\n"), "full"),
+        "a-print-flood": (with_cell(solution, "print('x' * 100_000_000)\n"), "full"),
         "a-loop-everywhere": (_every_answer(release, "while True:\n    pass\n"), "zero"),
         "a-torch-ops": (_with_answer(solution, 3, torch_ops), "flag"),
         "z-honest-duplicated-test": (_duplicated_test_cell(solution), "full"),
@@ -204,8 +191,8 @@ def _duplicated_test_cell(solution):
 
 
 def _extra_cells(solution):
-    changed = _with_cell(
-        solution, "# my scratch work\nprint(conv1d_single([1, 2, 3], [1, 1]))", False
+    changed = with_cell(
+        solution, "# my scratch work\nprint(conv1d_single([1, 2, 3], [1, 1]))", "end"
     )
     for cell in changed.cells:  # an extension rewrote metadata
         cell.metadata.setdefault("jupyter", {})["source_hidden"] = False
